@@ -1,0 +1,58 @@
+"""Drive real nbgrader in a scratch course folder: release, submit notebooks, autograde, read the gradebook."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from autograder.course import REPO_ROOT, SOURCE_DIRECTORY, config_file_text, nbgrader_env
+
+
+def notebook_with(source: Path, replacements: dict[str, str]) -> nbformat.NotebookNode:
+    """The notebook at ``source`` with the solution cells named in ``replacements`` (grade_id -> code) replaced."""
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in replacements:
+            cell.source = replacements[grade_id].strip("\n")
+    return nb
+
+
+class ScratchCourse:
+    """A throw-away nbgrader course holding one chapter, outside the repository."""
+
+    def __init__(self, root: Path, assignment: str):
+        self.root, self.assignment = root, assignment
+        self.db_url = f"sqlite:///{root / 'gradebook.db'}"
+        (root / "nbgrader_config.py").write_text(config_file_text(root, self.db_url))
+        shutil.copytree(REPO_ROOT / SOURCE_DIRECTORY / assignment, root / SOURCE_DIRECTORY / assignment)
+        self.nbgrader("generate_assignment", assignment, "--force")
+
+    def nbgrader(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=ERROR"], cwd=self.root,
+                              capture_output=True, text=True, check=True, env=nbgrader_env())
+
+    @property
+    def release(self) -> Path:
+        return self.root / "exercises" / self.assignment / f"{self.assignment}.ipynb"
+
+    def submit(self, student: str, nb: nbformat.NotebookNode) -> None:
+        folder = self.root / "submitted" / student / self.assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{self.assignment}.ipynb")
+
+    def autograde(self) -> dict[str, dict[str, float]]:
+        self.nbgrader("autograde", self.assignment, "--force")
+        scores: dict[str, dict[str, float]] = {}
+        with Gradebook(self.db_url) as gb:
+            for submission in gb.assignment_submissions(self.assignment):
+                for notebook in submission.notebooks:
+                    scores[submission.student_id] = {
+                        grade.name: grade.score for grade in notebook.grades if grade.max_score > 0
+                    }
+        return scores

@@ -1,0 +1,64 @@
+"""Chapter 1 checks: the reference passes, every correct alternative passes, every planted bug fails."""
+
+import numpy as np
+import pytest
+from variants.ch01_mdps import PARTS
+
+from autograder.checks import CheckFailure
+from autograder.checks import mdps as checks
+
+
+def compile_function(source: str, name: str):
+    namespace = {"np": np}
+    exec(compile(source, f"<{name}>", "exec"), namespace)
+    return namespace[name]
+
+
+def run_check(part: str, fn, hidden: bool):
+    getattr(checks, PARTS[part]["check"])(fn, hidden=hidden)
+
+
+def cases(kind):
+    return [(part, label) for part, spec in PARTS.items() for label in spec[kind]]
+
+
+@pytest.mark.parametrize(("part", "label"), cases("alternatives"))
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_correct_alternatives_pass(part, label, hidden):
+    run_check(part, compile_function(PARTS[part]["alternatives"][label], part), hidden)
+
+
+@pytest.mark.parametrize(("part", "label"), cases("bugs"))
+def test_planted_bugs_fail_the_hidden_check(part, label):
+    with pytest.raises(CheckFailure) as failure:
+        run_check(part, compile_function(PARTS[part]["bugs"][label], part), hidden=True)
+    message = str(failure.value)
+    assert message.startswith(part) and "on the input" in message
+
+
+def test_each_part_has_enough_alternatives_and_bugs():
+    for spec in PARTS.values():
+        assert len(spec["alternatives"]) >= 2 and len(spec["bugs"]) >= 3
+
+
+def test_failure_message_teaches(capsys):
+    bug = compile_function(PARTS["bellman_expectation_backup"]["bugs"]["missing_gamma"], "bellman_expectation_backup")
+    with pytest.raises(CheckFailure) as failure:
+        checks.check_bellman_expectation_backup(bug, hidden=True)
+    message = str(failure.value)
+    for piece in ("differs from the reference", "P = ", "expected:", "got:", "hint:"):
+        assert piece in message
+    assert capsys.readouterr().err == ""
+
+
+def test_always_equal_objects_and_wrong_types_are_rejected():
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+        def __array__(self, dtype=None, copy=None):
+            return np.array([AlwaysEqual()], dtype=object)
+
+    for returned in (AlwaysEqual(), "0.0", {"V": 1}):
+        with pytest.raises(CheckFailure):
+            checks.check_bellman_expectation_backup(lambda returned=returned, **_: returned)

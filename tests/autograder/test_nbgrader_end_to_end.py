@@ -1,0 +1,53 @@
+"""Every chapter through real nbgrader: solution full marks, blank release zero, alternatives full, bugs zero.
+
+One nbgrader run per chapter grades all variants as separate students: alternative notebook ``i`` uses the
+``i``-th correct alternative of every part, bug notebook ``j`` plants the ``j``-th bug of every part (the
+parts are independent functions, so each part's score reflects its own bug; the unit tests in
+``test_checks_*`` also reject every bug in isolation).
+"""
+
+import importlib
+import itertools
+
+import nbformat
+import pytest
+from nbgrader_course import ScratchCourse, notebook_with
+
+from autograder.course import assignments
+
+CHAPTERS = {"01_mdps": "variants.ch01_mdps"}
+
+
+def variant_notebooks(source, parts, kind):
+    count = max(len(spec[kind]) for spec in parts.values())
+    for i in range(count):
+        chosen = {part: list(spec[kind].values())[i % len(spec[kind])] for part, spec in parts.items()}
+        yield f"{kind}_{i}", notebook_with(source, chosen)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_chapter_grades_correctly_through_nbgrader(chapter, tmp_path):
+    assert chapter in assignments(), f"solutions/{chapter}/{chapter}.ipynb is missing"
+    parts = importlib.import_module(CHAPTERS[chapter]).PARTS
+    course = ScratchCourse(tmp_path, chapter)
+    source = course.root / "solutions" / chapter / f"{chapter}.ipynb"
+    course.submit("solution", nbformat.read(source, as_version=4))
+    course.submit("blank", nbformat.read(course.release, as_version=4))
+    students = {"solution": "full", "blank": "zero"}
+    for name, nb in itertools.chain(variant_notebooks(course.release, parts, "alternatives"),
+                                    variant_notebooks(course.release, parts, "bugs")):
+        course.submit(name, nb)
+        students[name] = "full" if name.startswith("alternatives") else "zero"
+
+    scores = course.autograde()
+
+    assert set(scores) == set(students)
+    test_cells = {f"test_{part}" for part in parts}
+    for student, expected in students.items():
+        assert set(scores[student]) == test_cells, student
+        for cell, score in scores[student].items():
+            if expected == "full":
+                assert score > 0, f"{student} lost the points of {cell}"
+            else:
+                assert score == 0, f"{student} scored {score} on {cell}"
