@@ -4,7 +4,6 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: setup book test test-fast lint exercises selfcheck grade benchmarks clean
 
