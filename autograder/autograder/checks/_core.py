@@ -79,7 +79,9 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
     except CheckFailure:
         raise
     except Exception as error:  # the student's code raised: report it as the failure of this property
-        fail(function, f"raised {type(error).__name__}: {error}", inputs,
+        # In the sandboxed grader the error arrives as a proxy carrying the student's exception type.
+        kind, message = getattr(error, "type_name", type(error).__name__), getattr(error, "message", str(error))
+        fail(function, f"raised {kind}: {message}", inputs,
              hint="run the function on this input in the notebook to see the traceback.")
 
 

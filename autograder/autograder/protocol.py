@@ -1,0 +1,134 @@
+"""Plain-data messages between the trusted grader and the sandboxed worker.
+
+Only data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, lists, tuples, string-keyed dicts, and numeric
+or boolean numpy arrays (torch tensors travel as arrays and are rebuilt as tensors on request). Nothing is ever
+unpickled, so an object with a rigged ``__eq__`` or ``__array__`` cannot reach the trusted side. A message is
+an 8-byte length, then a JSON header, then an ``.npz`` blob holding the arrays.
+
+This module is also copied into the sandbox, so it imports only the standard library and numpy.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from typing import Any, BinaryIO
+
+import numpy as np
+
+MAX_MESSAGE_BYTES = 256 * 2**20
+ARRAY_KINDS = "biuf"  # bool, signed, unsigned, float
+
+
+class ProtocolError(ValueError):
+    """A value that is not plain data, or a malformed message."""
+
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach") and hasattr(value, "numpy")
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
+    if depth > 32:
+        raise ProtocolError("value is nested too deeply")
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return {"__float__": repr(value)}  # keeps nan/inf exact
+    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
+        return _encode(value.item(), arrays, depth + 1)
+    if _is_tensor(value):
+        key = f"a{len(arrays)}"
+        arrays[key] = value.detach().cpu().numpy().copy()
+        return {"__tensor__": key}
+    if type(value) is np.ndarray:
+        if value.dtype.kind not in ARRAY_KINDS:
+            raise ProtocolError(f"arrays must hold numbers or booleans, not dtype {value.dtype}")
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return {"__array__": key}
+    if type(value) in (list, tuple):
+        items = [_encode(v, arrays, depth + 1) for v in value]
+        return {"__tuple__": items} if type(value) is tuple else items
+    if type(value) is dict:
+        if not all(type(k) is str for k in value):
+            raise ProtocolError("dict keys must be strings")
+        return {"__dict__": {k: _encode(v, arrays, depth + 1) for k, v in value.items()}}
+    raise ProtocolError(f"cannot send an object of type {type(value).__name__}; return arrays or numbers")
+
+
+def _decode(tree: Any, arrays: dict[str, np.ndarray], tensors: bool) -> Any:
+    if isinstance(tree, list):
+        return [_decode(v, arrays, tensors) for v in tree]
+    if isinstance(tree, dict):
+        if "__float__" in tree:
+            return float(tree["__float__"])
+        if "__array__" in tree:
+            return arrays[tree["__array__"]]
+        if "__tensor__" in tree:
+            array = arrays[tree["__tensor__"]]
+            if tensors:
+                import torch
+
+                return torch.from_numpy(array.copy())
+            return array
+        if "__tuple__" in tree:
+            return tuple(_decode(v, arrays, tensors) for v in tree["__tuple__"])
+        if "__dict__" in tree:
+            return {k: _decode(v, arrays, tensors) for k, v in tree["__dict__"].items()}
+        raise ProtocolError(f"unknown tagged value {sorted(tree)}")
+    return tree
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    arrays: dict[str, np.ndarray] = {}
+    header = json.dumps(_encode(message, arrays)).encode()
+    blob = io.BytesIO()
+    if arrays:
+        np.savez(blob, **arrays)
+    return struct.pack(">II", len(header), blob.tell()) + header + blob.getvalue()
+
+
+def decode(data: bytes, *, tensors: bool = False) -> dict[str, Any]:
+    if len(data) < 8:
+        raise ProtocolError("truncated message")
+    header_len, blob_len = struct.unpack(">II", data[:8])
+    if 8 + header_len + blob_len != len(data):
+        raise ProtocolError("message length mismatch")
+    tree = json.loads(data[8 : 8 + header_len])
+    arrays: dict[str, np.ndarray] = {}
+    if blob_len:
+        with np.load(io.BytesIO(data[8 + header_len :]), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    for array in arrays.values():
+        if array.dtype.kind not in ARRAY_KINDS:
+            raise ProtocolError(f"array of dtype {array.dtype} refused")
+    message = _decode(tree, arrays, tensors)
+    if not isinstance(message, dict):
+        raise ProtocolError("a message must be a dict")
+    return message
+
+
+def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
+    data = encode(message)
+    stream.write(struct.pack(">Q", len(data)) + data)
+    stream.flush()
+
+
+def read_exactly(stream: BinaryIO, n: int) -> bytes:
+    chunks, remaining = [], n
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            raise EOFError("stream closed")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(stream: BinaryIO, *, tensors: bool = False) -> dict[str, Any]:
+    (length,) = struct.unpack(">Q", read_exactly(stream, 8))
+    if length > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"message of {length} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
+    return decode(read_exactly(stream, length), tensors=tensors)

@@ -1,0 +1,279 @@
+"""Start the worker for one submission in an isolated process tree, and talk to it with deadlines.
+
+Isolation, strongest available first:
+
+* ``bubblewrap`` (Debian package ``bubblewrap``): new PID, network, IPC and UTS namespaces; only the Python
+  runtime (read-only) and one scratch folder (read-write) are visible, so the repository, ``solutions/``, other
+  submissions and the gradebook do not exist inside; no network (loopback included). Run as root, the grader
+  drops the worker to uid/gid 65534 (``nobody``) so the process limit applies; run as a normal user, bubblewrap
+  maps the worker to ``nobody`` in a user namespace.
+* without bubblewrap (documented fallback): a plain subprocess in its own session with the same resource limits,
+  an emptied environment and ``python -S`` (the editable reference package is not importable); as root it also
+  drops to ``nobody``. Files readable by that user stay readable, so install bubblewrap for real classes.
+
+Resource limits (per worker, :class:`Limits`): CPU seconds, address space, processes, file size, open files,
+no core dumps; the grader adds wall-clock deadlines per cell and per call, and caps every message size.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder import protocol
+
+NOBODY = 65534
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 600
+    memory_bytes: int = 4 * 2**30
+    processes: int = 256
+    file_bytes: int = 16 * 2**20
+    open_files: int = 256
+    cell_seconds: float = 60.0
+    call_seconds: float = 20.0
+
+
+class WorkerError(RuntimeError):
+    """The worker did not answer: it timed out, crashed or broke the protocol."""
+
+
+class WorkerTimeout(WorkerError):
+    pass
+
+
+class WorkerDied(WorkerError):
+    pass
+
+
+class RemoteError(Exception):
+    """The student's code raised; carries the exception type, message and the student's frames."""
+
+    def __init__(self, type_name: str, message: str, student_traceback: str = ""):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.message, self.student_traceback = type_name, message, student_traceback
+
+
+def bubblewrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+def _python_paths() -> tuple[Path, Path]:
+    """The interpreter's installation prefix and the active site-packages folder."""
+    return Path(sys.base_prefix).resolve(), Path(sysconfig.get_paths()["purelib"]).resolve()
+
+
+def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool) -> list[str]:
+    prefix, site = _python_paths()
+    cmd = [bubblewrap(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+           "--die-with-parent", "--new-session", "--clearenv"]
+    if not as_root:
+        cmd += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    made: set[str] = set()
+
+    def parents(path: Path) -> list[str]:
+        out = []
+        for parent in reversed(path.parents):
+            if str(parent) != "/" and str(parent) not in made:
+                made.add(str(parent))
+                out += ["--perms", "0755", "--dir", str(parent)]
+        return out
+
+    for system_dir in ("/usr", "/etc/alternatives"):
+        if Path(system_dir).exists():
+            cmd += ["--ro-bind", system_dir, system_dir]
+    for link, target in (("/bin", "usr/bin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"), ("/sbin", "usr/sbin")):
+        if Path(link).is_symlink():
+            cmd += ["--symlink", target, link]
+        elif Path(link).is_dir():
+            cmd += ["--ro-bind", link, link]
+    for path in dict.fromkeys([prefix, site]):
+        if not str(path).startswith("/usr/"):
+            cmd += parents(path) + ["--ro-bind", str(path), str(path)]
+    for package in ("reference_impl", "autograder"):  # never visible inside, even when installed non-editable
+        if (site / package).exists():
+            cmd += ["--tmpfs", str(site / package)]
+    cmd += ["--ro-bind", str(grader_dir), "/grader", "--bind", str(scratch), "/home/student",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/home/student"]
+    for key, value in _worker_env("/home/student").items():
+        cmd += ["--setenv", key, value]
+    python = str(prefix / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}")
+    if not Path(python).exists():
+        python = str(Path(sys.executable).resolve())
+    worker = ["/grader/worker.py", str(site)]
+    if as_root:
+        return cmd + ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                      "--inh-caps=-all", python, "-S", "-B", *worker]
+    return cmd + ["--", python, "-S", "-B", *worker]
+
+
+def _world_accessible(path: Path) -> bool:
+    """Whether an unprivileged user can reach ``path`` (every parent folder searchable by others)."""
+    return all(parent.stat().st_mode & 0o001 for parent in path.resolve().parents)
+
+
+def _worker_env(home: str) -> dict[str, str]:
+    threads = "1"
+    return {"HOME": home, "TMPDIR": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+            "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _set_limits(limits: Limits, drop_to_nobody: bool) -> None:
+    """Runs in the child between fork and exec."""
+    os.setsid()
+    nproc = limits.processes
+    if not drop_to_nobody and os.geteuid() != 0:
+        # The process limit counts every process of this user: leave room for what the user already runs.
+        nproc += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
+    for which, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
+                         (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, limits.file_bytes),
+                         (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(which, (value, value))
+    if drop_to_nobody:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+
+class Worker:
+    """One sandboxed worker process; every request has a deadline, after which the whole tree is killed."""
+
+    def __init__(self, scratch: Path, limits: Limits | None = None, *, sandbox: str = "auto"):
+        limits = limits or Limits()
+        self.scratch, self.limits = Path(scratch), limits
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        grader_dir = self.scratch.parent / f".{self.scratch.name}-grader"
+        grader_dir.mkdir(exist_ok=True)
+        for name in ("worker.py", "protocol.py"):
+            shutil.copy2(HERE / name, grader_dir / name)
+        as_root = os.geteuid() == 0
+        if as_root:
+            os.chown(self.scratch, NOBODY, NOBODY)
+            for p in (grader_dir, *grader_dir.iterdir()):
+                p.chmod(0o755 if p.is_dir() else 0o644)
+        if sandbox == "auto":
+            sandbox = "bubblewrap" if bubblewrap() else "process"
+        if sandbox == "bubblewrap":
+            if not bubblewrap():
+                raise RuntimeError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+            command = _bwrap_command(self.scratch, grader_dir, as_root)
+            env, cwd, preexec = _worker_env(str(self.scratch)), None, (lambda: _set_limits(limits, False))
+        elif sandbox == "process":
+            _, site = _python_paths()
+            command = [str(Path(sys.executable).resolve()), "-S", "-B", str(grader_dir / "worker.py"), str(site)]
+            env, cwd = _worker_env(str(self.scratch)), str(self.scratch)
+            drop = as_root and all(_world_accessible(Path(p)) for p in (command[0], *_python_paths()))
+            preexec = lambda: _set_limits(limits, drop)  # noqa: E731
+        else:
+            raise ValueError(f"sandbox must be 'auto', 'bubblewrap' or 'process'; got {sandbox!r}.")
+        self.kind = sandbox
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, env=env, cwd=cwd, preexec_fn=preexec,
+                                        close_fds=True)
+        self.alive = True
+
+    # -- low level ------------------------------------------------------------------------------------------
+    def _read_exactly(self, n: int, deadline: float) -> bytes:
+        fd = self.process.stdout.fileno()
+        chunks, remaining = [], n
+        while remaining:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                raise WorkerTimeout("no answer before the deadline")
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                continue
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise WorkerDied(self._death_reason())
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _death_reason(self) -> str:
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "the worker closed its output"
+        if code < 0:
+            name = signal.Signals(-code).name
+            hint = {"SIGKILL": " (killed: memory or CPU limit?)", "SIGXCPU": " (CPU-time limit)",
+                    "SIGXFSZ": " (file-size limit)"}.get(name, "")
+            return f"the worker was killed by {name}{hint}"
+        return f"the worker exited with code {code} (os._exit or sys.exit at top level?)"
+
+    def request(self, message: dict[str, Any], timeout: float, *, tensors: bool = False) -> dict[str, Any]:
+        if not self.alive:
+            raise WorkerDied("the worker is no longer running")
+        deadline = time.monotonic() + timeout
+        try:
+            data = protocol.encode(message)
+            self.process.stdin.write(len(data).to_bytes(8, "big") + data)
+            self.process.stdin.flush()
+            length = int.from_bytes(self._read_exactly(8, deadline), "big")
+            if length > protocol.MAX_MESSAGE_BYTES:
+                raise WorkerDied(f"the worker sent {length} bytes, over the message limit")
+            return protocol.decode(self._read_exactly(length, deadline), tensors=tensors)
+        except WorkerTimeout:
+            self.kill()
+            raise WorkerTimeout(f"no answer within {timeout:.0f} s (infinite loop?)") from None
+        except (BrokenPipeError, ConnectionResetError):
+            self.kill()
+            raise WorkerDied(self._death_reason()) from None
+        except (WorkerDied, protocol.ProtocolError):
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.alive:
+            self.alive = False
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.process.kill()
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+    # -- operations -----------------------------------------------------------------------------------------
+    def exec_cell(self, source: str) -> dict[str, Any]:
+        return self.request({"op": "exec", "source": source}, self.limits.cell_seconds)
+
+    def names(self) -> dict[str, str]:
+        reply = self.request({"op": "names"}, self.limits.call_seconds)
+        return reply.get("names", {}) if reply.get("ok") else {}
+
+    def call(self, name: str, args: tuple, kwargs: dict, *, tensors: bool = False) -> Any:
+        reply = self.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs},
+                             self.limits.call_seconds, tensors=tensors)
+        if not reply.get("ok"):
+            raise RemoteError(reply.get("type", "Error"), reply.get("error", ""), reply.get("traceback", ""))
+        return reply.get("value")
+
