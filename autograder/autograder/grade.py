@@ -148,6 +148,7 @@ def _progress(total: int, initial: int):
 def run_local(todo: list[Job], out: Path, limits: Limits, sandbox: str, workers: int, done: int) -> None:
     bar = _progress(done + len(todo), done)
     remaining = list(todo)
+    attempts: dict[Job, int] = {}
     while remaining:
         try:
             with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -159,8 +160,30 @@ def run_local(todo: list[Job], out: Path, limits: Limits, sandbox: str, workers:
                     bar.update(1)
                     bar.set_postfix_str(f"{job.student}/{job.assignment}")
         except BrokenProcessPool:
+            # A grading process died (only possible without bubblewrap, when a submission can signal it).
+            # Retry the unfinished jobs one at a time; a job that breaks a process twice is recorded as such.
             remaining = [job for job in remaining if not result_path(out, job).exists()]
+            for job in remaining:
+                attempts[job] = attempts.get(job, 0) + 1
+            if workers > 1:
+                workers = 1
+                continue
+            culprit = remaining.pop(0)
+            if attempts[culprit] >= 2:
+                _record_failure(out, culprit, "the grading process was killed while grading this submission")
+                bar.update(1)
+            else:
+                remaining.insert(0, culprit)
     bar.close()
+
+
+def _record_failure(out: Path, job: Job, reason: str) -> None:
+    parts = [PartResult(p.grade_id, p.points, None, NOT_GRADED, reason)
+             for p in assignments()[job.assignment].graded_parts()]
+    result = SubmissionResult(job.student, job.assignment, UNGRADABLE, reason, parts)
+    target = result_path(out, job)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result.to_dict(), indent=1))
 
 
 def run_submitit(todo: list[Job], out: Path, limits: Limits, sandbox: str, executor_kind: str, shards: int,

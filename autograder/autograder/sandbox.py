@@ -33,6 +33,8 @@ from typing import Any
 from autograder import protocol
 
 NOBODY = 65534
+UID_BASE = 61000  # as root, each worker gets its own unprivileged uid, so one fork bomb cannot starve another
+SANDBOX_SITE = "/opt/site-packages"
 HERE = Path(__file__).resolve().parent
 
 
@@ -76,7 +78,12 @@ def _python_paths() -> tuple[Path, Path]:
     return Path(sys.base_prefix).resolve(), Path(sysconfig.get_paths()["purelib"]).resolve()
 
 
-def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool) -> list[str]:
+def sandbox_uid() -> int:
+    """The unprivileged uid for this grading process's workers (distinct per concurrent grading process)."""
+    return UID_BASE + os.getpid() % 2000
+
+
+def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool, uid: int) -> list[str]:
     prefix, site = _python_paths()
     cmd = [bubblewrap(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session", "--clearenv"]
@@ -100,12 +107,13 @@ def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool) -> list[str]:
             cmd += ["--symlink", target, link]
         elif Path(link).is_dir():
             cmd += ["--ro-bind", link, link]
-    for path in dict.fromkeys([prefix, site]):
-        if not str(path).startswith("/usr/"):
-            cmd += parents(path) + ["--ro-bind", str(path), str(path)]
+    if not str(prefix).startswith("/usr/"):
+        cmd += parents(prefix) + ["--ro-bind", str(prefix), str(prefix)]
+    # site-packages appears under a neutral path, so not even the repository's folder names exist inside.
+    cmd += parents(Path(SANDBOX_SITE)) + ["--ro-bind", str(site), SANDBOX_SITE]
     for package in ("reference_impl", "autograder"):  # never visible inside, even when installed non-editable
         if (site / package).exists():
-            cmd += ["--tmpfs", str(site / package)]
+            cmd += ["--tmpfs", f"{SANDBOX_SITE}/{package}"]
     cmd += ["--ro-bind", str(grader_dir), "/grader", "--bind", str(scratch), "/home/student",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/home/student"]
     for key, value in _worker_env("/home/student").items():
@@ -113,9 +121,9 @@ def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool) -> list[str]:
     python = str(prefix / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}")
     if not Path(python).exists():
         python = str(Path(sys.executable).resolve())
-    worker = ["/grader/worker.py", str(site)]
+    worker = ["/grader/worker.py", SANDBOX_SITE]
     if as_root:
-        return cmd + ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+        return cmd + ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                       "--inh-caps=-all", python, "-S", "-B", *worker]
     return cmd + ["--", python, "-S", "-B", *worker]
 
@@ -132,21 +140,21 @@ def _worker_env(home: str) -> dict[str, str]:
             "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def _set_limits(limits: Limits, drop_to_nobody: bool) -> None:
+def _set_limits(limits: Limits, drop_to_uid: int | None) -> None:
     """Runs in the child between fork and exec."""
     os.setsid()
     nproc = limits.processes
-    if not drop_to_nobody and os.geteuid() != 0:
+    if drop_to_uid is None and os.geteuid() != 0:
         # The process limit counts every process of this user: leave room for what the user already runs.
         nproc += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
     for which, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
                          (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, limits.file_bytes),
                          (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(which, (value, value))
-    if drop_to_nobody:
+    if drop_to_uid is not None:
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(drop_to_uid)
+        os.setuid(drop_to_uid)
 
 
 class Worker:
@@ -161,8 +169,9 @@ class Worker:
         for name in ("worker.py", "protocol.py"):
             shutil.copy2(HERE / name, grader_dir / name)
         as_root = os.geteuid() == 0
+        self.uid = sandbox_uid()
         if as_root:
-            os.chown(self.scratch, NOBODY, NOBODY)
+            os.chown(self.scratch, self.uid, self.uid)
             for p in (grader_dir, *grader_dir.iterdir()):
                 p.chmod(0o755 if p.is_dir() else 0o644)
         if sandbox == "auto":
@@ -170,14 +179,20 @@ class Worker:
         if sandbox == "bubblewrap":
             if not bubblewrap():
                 raise RuntimeError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-            command = _bwrap_command(self.scratch, grader_dir, as_root)
-            env, cwd, preexec = _worker_env(str(self.scratch)), None, (lambda: _set_limits(limits, False))
+            command = _bwrap_command(self.scratch, grader_dir, as_root, self.uid)
+            if as_root:  # the uid is this worker's alone: it may end its own stray processes
+                command[command.index("--clearenv") + 1:command.index("--clearenv") + 1] = [
+                    "--setenv", "COURSE_WORKER_OWNS_UID", "1"]
+            env, cwd, preexec = _worker_env(str(self.scratch)), None, (lambda: _set_limits(limits, None))
         elif sandbox == "process":
             _, site = _python_paths()
             command = [str(Path(sys.executable).resolve()), "-S", "-B", str(grader_dir / "worker.py"), str(site)]
             env, cwd = _worker_env(str(self.scratch)), str(self.scratch)
             drop = as_root and all(_world_accessible(Path(p)) for p in (command[0], *_python_paths()))
-            preexec = lambda: _set_limits(limits, drop)  # noqa: E731
+            uid = self.uid if drop else None
+            if drop:
+                env["COURSE_WORKER_OWNS_UID"] = "1"
+            preexec = lambda: _set_limits(limits, uid)  # noqa: E731
         else:
             raise ValueError(f"sandbox must be 'auto', 'bubblewrap' or 'process'; got {sandbox!r}.")
         self.kind = sandbox
@@ -185,6 +200,7 @@ class Worker:
                                         stderr=subprocess.DEVNULL, env=env, cwd=cwd, preexec_fn=preexec,
                                         close_fds=True)
         self.alive = True
+        self.requests = 0
 
     # -- low level ------------------------------------------------------------------------------------------
     def _read_exactly(self, n: int, deadline: float) -> bytes:
@@ -220,6 +236,8 @@ class Worker:
         if not self.alive:
             raise WorkerDied("the worker is no longer running")
         deadline = time.monotonic() + timeout
+        self.requests += 1
+        message = {**message, "id": self.requests}
         try:
             data = protocol.encode(message)
             self.process.stdin.write(len(data).to_bytes(8, "big") + data)
@@ -227,16 +245,22 @@ class Worker:
             length = int.from_bytes(self._read_exactly(8, deadline), "big")
             if length > protocol.MAX_MESSAGE_BYTES:
                 raise WorkerDied(f"the worker sent {length} bytes, over the message limit")
-            return protocol.decode(self._read_exactly(length, deadline), tensors=tensors)
+            reply = protocol.decode(self._read_exactly(length, deadline), tensors=tensors)
+            if reply.get("id") != self.requests:
+                raise protocol.ProtocolError("the worker's answer does not match the request")
+            return reply
         except WorkerTimeout:
             self.kill()
             raise WorkerTimeout(f"no answer within {timeout:.0f} s (infinite loop?)") from None
         except (BrokenPipeError, ConnectionResetError):
             self.kill()
             raise WorkerDied(self._death_reason()) from None
-        except (WorkerDied, protocol.ProtocolError):
+        except WorkerDied:
             self.kill()
             raise
+        except protocol.ProtocolError as error:
+            self.kill()
+            raise WorkerDied(f"the worker broke the protocol ({error})") from None
 
     def kill(self) -> None:
         if self.alive:

@@ -101,6 +101,16 @@ def student_traceback(error: BaseException) -> str:
     return "".join(lines)[-4000:]
 
 
+def end_stray_processes() -> None:
+    """Kill every other process of this sandbox's private uid (forks left running by the student's code)."""
+    import signal
+
+    try:
+        os.kill(-1, signal.SIGKILL)  # every process this uid may signal, except this one
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def main() -> None:
     from protocol import ProtocolError, read_message, write_message  # copied next to this file
 
@@ -114,6 +124,7 @@ def main() -> None:
     sys.meta_path.insert(0, CourseImportGate())
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     cell_count = 0
+    main_pid = os.getpid()
 
     while True:
         try:
@@ -145,6 +156,11 @@ def main() -> None:
         except BaseException as error:  # the student's code may raise anything, SystemExit included
             reply = {"ok": False, "type": type(error).__name__, "error": str(error)[:2000],
                      "traceback": student_traceback(error)}
+        if os.getpid() != main_pid:
+            os._exit(0)  # a process forked by student code never answers
+        if os.environ.get("COURSE_WORKER_OWNS_UID") == "1":
+            end_stray_processes()
+        reply["id"] = request.get("id")
         reply["seconds"] = time.perf_counter() - start
         reply["output"] = output.take()
         try:
@@ -152,6 +168,7 @@ def main() -> None:
         except ProtocolError as error:
             value_type = type(reply.get("value")).__name__
             write_message(replies, {"ok": False, "type": "UnsupportedValue", "output": reply["output"],
+                                    "id": reply["id"],
                                     "error": f"returned an object of type {value_type} that is not plain data "
                                              f"({error}); return numpy arrays or numbers"})
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 
 # Bounded, reproducible property runs (each check states its own number of examples).
 PROPERTY_SETTINGS = dict(
@@ -81,6 +82,9 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
     except Exception as error:  # the student's code raised: report it as the failure of this property
         # In the sandboxed grader the error arrives as a proxy carrying the student's exception type.
         kind, message = getattr(error, "type_name", type(error).__name__), getattr(error, "message", str(error))
+        if kind == "NotImplementedError":
+            raise CheckFailure(f"{function}: not implemented yet — replace `raise NotImplementedError()` "
+                               "with your code and run the cell that defines the function.") from None
         fail(function, f"raised {kind}: {message}", inputs,
              hint="run the function on this input in the notebook to see the traceback.")
 
@@ -122,6 +126,11 @@ def run_property(body: Callable[..., None], strategy: st.SearchStrategy, *, max_
     except CheckFailure as failure:
         # Hypothesis attaches notes ("Falsifying example: ..."); our message already shows the input.
         raise CheckFailure(str(failure)) from None
+    except Flaky as flaky:
+        first = next((e for e in getattr(flaky, "exceptions", ()) if isinstance(e, CheckFailure)), None)
+        raise CheckFailure("the function gave different results when called again on the same input "
+                           "(does it depend on global state, randomness or the time?)"
+                           + (f"\n{first}" if first else "")) from None
 
 
 def passed(function: str, what: str) -> None:

@@ -1,0 +1,115 @@
+"""The sandboxed worker and its plain-data protocol, tested directly."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder import protocol
+from autograder.course import REPO_ROOT
+from autograder.sandbox import Limits, RemoteError, Worker, WorkerDied, WorkerTimeout, bubblewrap
+
+SANDBOXES = ["process"] + (["bubblewrap"] if bubblewrap() else [])
+QUICK = Limits(cell_seconds=5, call_seconds=3, memory_bytes=2 * 2**30)
+
+plain = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**62), 2**62) | st.floats(allow_nan=False) | st.text(max_size=5)
+    | hnp.arrays(st.sampled_from([np.float64, np.int32, np.bool_]), hnp.array_shapes(max_dims=3, max_side=4)),
+    lambda children: st.lists(children, max_size=3) | st.tuples(children, children)
+    | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=8,
+)
+
+
+def same(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(plain)
+def test_protocol_round_trips_plain_data_exactly(value):
+    assert same(protocol.decode(protocol.encode({"v": value}))["v"], value)
+
+
+@pytest.mark.parametrize("value", [object(), np.array([object()], dtype=object), {1: 2}, np.array(["a"]),
+                                   type("Sub", (np.ndarray,), {})((2,))])
+def test_protocol_refuses_anything_but_plain_data(value):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.encode({"v": value})
+
+
+@pytest.fixture(params=SANDBOXES)
+def worker(request, tmp_path):
+    with Worker(tmp_path / "scratch", QUICK, sandbox=request.param) as w:
+        yield w
+
+
+def test_worker_runs_cells_and_answers_calls(worker):
+    assert worker.exec_cell("import numpy as np\ndef double(x):\n    return 2 * x")["ok"]
+    assert worker.names() == {"double": "callable"}
+    np.testing.assert_array_equal(worker.call("double", (np.arange(3),), {}), [0, 2, 4])
+
+
+def test_student_exceptions_come_back_with_their_type(worker):
+    worker.exec_cell("def f():\n    raise ValueError('bad shape')")
+    with pytest.raises(RemoteError, match="ValueError: bad shape") as error:
+        worker.call("f", (), {})
+    assert "<cell 1>" in error.value.student_traceback
+
+
+def test_unplain_return_values_are_refused(worker):
+    worker.exec_cell("class Eq:\n    def __eq__(self, o):\n        return True\ndef f():\n    return Eq()")
+    with pytest.raises(RemoteError, match="UnsupportedValue"):
+        worker.call("f", (), {})
+
+
+def test_reference_is_not_importable_and_checks_are_inert(worker):
+    reply = worker.exec_cell("import reference_impl")
+    assert not reply["ok"] and reply["type"] == "ModuleNotFoundError"
+    assert worker.exec_cell("from autograder.checks.mdps import check_value_iteration as c\nr = c(None)")["ok"]
+
+
+def test_infinite_loop_times_out_and_kills_the_worker(worker):
+    worker.exec_cell("def spin():\n    while True:\n        pass")
+    with pytest.raises(WorkerTimeout):
+        worker.call("spin", (), {})
+    assert not worker.alive
+
+
+def test_os_exit_is_reported(worker):
+    with pytest.raises(WorkerDied, match="exited with code 7"):
+        worker.exec_cell("import os\nos._exit(7)")
+
+
+def test_output_is_captured_and_capped(worker):
+    reply = worker.exec_cell("print('x' * 10**7)")
+    assert reply["ok"] and len(reply["output"]) < 100_000 and "dropped" in reply["output"]
+
+
+def test_bubblewrap_hides_the_repository_and_the_network(tmp_path):
+    assert bubblewrap(), "the test suite needs bubblewrap: `make setup` installs it as root, or apt-get install it"
+    with Worker(tmp_path / "scratch", QUICK, sandbox="bubblewrap") as w:
+        hidden = [str(REPO_ROOT / "solutions"), str(REPO_ROOT)]
+        probe = (f"import os, socket\nrepo = any(os.path.exists(p) for p in {hidden!r})\n"
+                 "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=1)\n    net = True\n"
+                 "except OSError:\n    net = False\nuid = os.getuid()\n")
+        assert w.exec_cell(probe)["ok"]
+        assert w.request({"op": "get", "name": "repo"}, 5)["value"] is False
+        assert w.request({"op": "get", "name": "net"}, 5)["value"] is False
+        assert w.request({"op": "get", "name": "uid"}, 5)["value"] not in (0, os.getuid())
+
+
+def test_auto_prefers_bubblewrap(tmp_path):
+    with Worker(tmp_path / "scratch", QUICK) as w:
+        assert w.kind == ("bubblewrap" if bubblewrap() else "process")
