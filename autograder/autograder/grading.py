@@ -119,9 +119,16 @@ class RemoteFunction:
         self.__name__ = name
 
     def __call__(self, *args, **kwargs):
+        return self._worker().call(self.name, args, kwargs, tensors=self.tensors)
+
+    def call_with_grads(self, inputs: dict[str, Any], wrt: list[str]):
+        """``(loss, gradients)`` computed in the student's process (see :meth:`Worker.call`)."""
+        return self._worker().call(self.name, (), inputs, tensors=True, grad_wrt=wrt)
+
+    def _worker(self) -> Worker:
         if self.session.worker is None or not self.session.worker.alive:
             raise WorkerError("the student's process stopped during an earlier call")
-        return self.session.worker.call(self.name, args, kwargs, tensors=self.tensors)
+        return self.session.worker
 
     def __repr__(self) -> str:
         return f"<student function {self.name}>"

@@ -294,10 +294,15 @@ class Worker:
         reply = self.request({"op": "names"}, self.limits.call_seconds)
         return reply.get("names", {}) if reply.get("ok") else {}
 
-    def call(self, name: str, args: tuple, kwargs: dict, *, tensors: bool = False) -> Any:
-        reply = self.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs},
-                             self.limits.call_seconds, tensors=tensors)
+    def call(self, name: str, args: tuple, kwargs: dict, *, tensors: bool = False,
+             grad_wrt: list[str] | None = None) -> Any:
+        """Call a student function. With ``grad_wrt``, the named keyword inputs require gradients, the returned
+        scalar is backpropagated in the worker, and the reply is ``(loss, {input: gradient or None})``."""
+        request = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs}
+        if grad_wrt:
+            request["grad_wrt"] = list(grad_wrt)
+        reply = self.request(request, self.limits.call_seconds, tensors=tensors)
         if not reply.get("ok"):
             raise RemoteError(reply.get("type", "Error"), reply.get("error", ""), reply.get("traceback", ""))
-        return reply.get("value")
+        return (reply.get("value"), reply.get("grads")) if grad_wrt else reply.get("value")
 

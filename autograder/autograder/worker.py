@@ -101,6 +101,37 @@ def student_traceback(error: BaseException) -> str:
     return "".join(lines)[-4000:]
 
 
+def requires_grad(value):
+    """A copy of ``value`` whose floating-point tensors (also inside dicts, lists, tuples) require gradients."""
+    if hasattr(value, "requires_grad_") and getattr(value, "is_floating_point", lambda: False)():
+        return value.detach().clone().requires_grad_(True)
+    if isinstance(value, dict):
+        return {k: requires_grad(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(requires_grad(v) for v in value)
+    return value
+
+
+def differentiate(value, inputs: dict) -> dict:
+    """Backpropagate a scalar loss; return it detached with the gradient of every input tensor (None if unused)."""
+    loss = value[0] if isinstance(value, tuple | list) else value
+    if not hasattr(loss, "backward") or loss.numel() != 1:
+        raise TypeError(f"expected a scalar torch tensor (the loss); got {type(loss).__name__}")
+    if loss.requires_grad:
+        loss.backward()
+
+    def grads(x):
+        if hasattr(x, "grad") and hasattr(x, "requires_grad"):
+            return None if x.grad is None else x.grad.detach()
+        if isinstance(x, dict):
+            return {k: grads(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [grads(v) for v in x]
+        return None
+
+    return {"value": loss.detach(), "grads": {name: grads(x) for name, x in inputs.items()}}
+
+
 def end_stray_processes() -> None:
     """Kill every other process of this sandbox's private uid (forks left running by the student's code)."""
     import signal
@@ -147,8 +178,14 @@ def main() -> None:
                     and not isinstance(value, types.ModuleType)
                 }}
             elif op == "call":
-                value = namespace[request["name"]](*request.get("args", []), **request.get("kwargs", {}))
+                kwargs = request.get("kwargs", {})
+                wrt = request.get("grad_wrt") or []
+                if wrt:
+                    kwargs = {k: (requires_grad(v) if k in wrt else v) for k, v in kwargs.items()}
+                value = namespace[request["name"]](*request.get("args", []), **kwargs)
                 reply = {"ok": True, "value": value}
+                if wrt:
+                    reply = {"ok": True, **differentiate(value, {k: kwargs[k] for k in wrt})}
             elif op == "get":
                 reply = {"ok": True, "value": namespace[request["name"]]}
             else:

@@ -113,3 +113,14 @@ def test_bubblewrap_hides_the_repository_and_the_network(tmp_path):
 def test_auto_prefers_bubblewrap(tmp_path):
     with Worker(tmp_path / "scratch", QUICK) as w:
         assert w.kind == ("bubblewrap" if bubblewrap() else "process")
+
+
+def test_gradients_are_computed_in_the_worker_and_only_data_returns(worker):
+    import torch
+
+    worker.exec_cell("import torch\ndef loss(x, y):\n    return ((x - y.detach()) ** 2).sum()")
+    x, y = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0])
+    value, grads = worker.call("loss", (), {"x": x, "y": y}, tensors=True, grad_wrt=["x", "y"])
+    assert isinstance(value, torch.Tensor) and value.item() == 5.0
+    torch.testing.assert_close(grads["x"], 2 * x)
+    assert grads["y"] is None

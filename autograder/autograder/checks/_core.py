@@ -89,6 +89,44 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
              hint="run the function on this input in the notebook to see the traceback.")
 
 
+def call_with_grads(function: str, fn: Callable, inputs: dict[str, Any], wrt: list[str]):
+    """Call the student's loss function and backpropagate: returns ``(loss, {name: gradient or None})``.
+
+    In the notebook this runs here; in the sandboxed grader the proxy runs it in the student's process and only
+    the loss value and the gradients come back.
+    """
+    import torch
+
+    if hasattr(fn, "call_with_grads"):
+        try:
+            return fn.call_with_grads(inputs, wrt)
+        except Exception as error:
+            kind, message = getattr(error, "type_name", type(error).__name__), getattr(error, "message", str(error))
+            fail(function, f"raised {kind}: {message}", inputs)
+
+    def leaf(x):
+        if isinstance(x, torch.Tensor) and x.is_floating_point():
+            return x.detach().clone().requires_grad_(True)
+        if isinstance(x, dict):
+            return {k: leaf(v) for k, v in x.items()}
+        return x
+
+    def grads(x):
+        if isinstance(x, torch.Tensor):
+            return None if x.grad is None else x.grad.detach()
+        if isinstance(x, dict):
+            return {k: grads(v) for k, v in x.items()}
+        return None
+
+    args = {k: (leaf(v) if k in wrt else (v.clone() if isinstance(v, torch.Tensor) else v)) for k, v in inputs.items()}
+    loss = call_student(function, fn, args)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        fail(function, f"must return a scalar torch tensor (the loss); got {type(loss).__name__}", inputs)
+    if loss.requires_grad:
+        loss.backward()
+    return loss.detach(), {name: grads(args[name]) for name in wrt}
+
+
 def as_array(function: str, value: Any, inputs: dict[str, Any], *, shape: tuple[int, ...],
              dtype: str = "float", what: str = "the result") -> np.ndarray:
     """Convert a returned value to a plain numeric array of the given shape, or fail with a clear message.
