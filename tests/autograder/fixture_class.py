@@ -135,7 +135,9 @@ def build_class(folder: Path, probes: dict[str, Path]) -> dict[str, Expected]:
         cell.metadata.pop("nbgrader", None)
     submit("stripped_metadata", nb, Expected(graded, FULL, ["deleted or its metadata stripped"]))
     nb = notebook()
-    nb.cells.append(copy.deepcopy([c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")][0]))
+    duplicate = copy.deepcopy([c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")][0])
+    duplicate["id"] = "duplicated-test-cell"
+    nb.cells.append(duplicate)
     submit("duplicated_metadata", nb, Expected(graded, FULL, ["duplicated"]))
     nb = notebook({"greedy_policy": wrong("greedy_policy")})
     for cell in nb.cells:

@@ -1,4 +1,4 @@
-"""Chapter 1 checks: the reference passes, every correct alternative passes, every planted bug fails."""
+"""Chapter 1 checks: failure messages that teach, and refusal of values that are not plain numbers."""
 
 import numpy as np
 import pytest
@@ -16,29 +16,6 @@ def compile_function(source: str, name: str):
 
 def run_check(part: str, fn, hidden: bool):
     getattr(checks, PARTS[part]["check"])(fn, hidden=hidden)
-
-
-def cases(kind):
-    return [(part, label) for part, spec in PARTS.items() for label in spec[kind]]
-
-
-@pytest.mark.parametrize(("part", "label"), cases("alternatives"))
-@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
-def test_correct_alternatives_pass(part, label, hidden):
-    run_check(part, compile_function(PARTS[part]["alternatives"][label], part), hidden)
-
-
-@pytest.mark.parametrize(("part", "label"), cases("bugs"))
-def test_planted_bugs_fail_the_hidden_check(part, label):
-    with pytest.raises(CheckFailure) as failure:
-        run_check(part, compile_function(PARTS[part]["bugs"][label], part), hidden=True)
-    message = str(failure.value)
-    assert message.startswith(part) and "on the input" in message
-
-
-def test_each_part_has_enough_alternatives_and_bugs():
-    for spec in PARTS.values():
-        assert len(spec["alternatives"]) >= 2 and len(spec["bugs"]) >= 3
 
 
 def test_failure_message_teaches(capsys):

@@ -15,7 +15,7 @@ from nbgrader_course import ScratchCourse, notebook_with
 
 from autograder.course import assignments
 
-CHAPTERS = {"01_mdps": "variants.ch01_mdps"}
+CHAPTERS = {"01_mdps": "variants.ch01_mdps", "02_bisimulation": "variants.ch02_bisimulation"}
 
 
 def variant_notebooks(source, parts, kind):
