@@ -10,6 +10,7 @@ from autograder.checks import CheckFailure
 CHAPTERS = {
     "01_mdps": ("variants.ch01_mdps", "autograder.checks.mdps"),
     "02_bisimulation": ("variants.ch02_bisimulation", "autograder.checks.bisimulation"),
+    "03_bisim_metrics": ("variants.ch03_bisim_metrics", "autograder.checks.bisim_metrics"),
 }
 
 

@@ -1,0 +1,177 @@
+"""Checks for chapter 3 (bisimulation metrics). Each ``check_*`` is one call in a notebook test cell.
+
+Student functions take plain arrays: distributions ``p, q`` [n], a cost matrix ``D`` [n, n], ``P`` [A, S, S],
+``R`` [S, A], a distance matrix ``d`` [S, S], and a Markov reward process ``P_pi`` [S, S], ``r_pi`` [S]. Hidden
+tests compare with :mod:`reference_impl.bisim` on small random instances (states and actions kept small so that
+a correct solution that calls an LP solver in a loop runs in seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from hypothesis import strategies as st
+
+from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
+from reference_impl import bisim as ref
+from reference_impl.mdp import FiniteMDP, random_mdp
+
+ATOL = 1e-6
+
+
+def _points_metric(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.normal(size=(n, 2))
+    return np.linalg.norm(x[:, None] - x[None, :], axis=2)
+
+
+@st.composite
+def transport_cases(draw) -> dict:
+    n = draw(st.integers(1, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+
+    def distribution():
+        support = rng.random(n) < 0.7
+        support[rng.integers(n)] = True
+        w = np.where(support, rng.random(n), 0.0)
+        return w / w.sum()
+
+    return {"p": distribution(), "q": distribution(), "D": np.round(_points_metric(rng, n), 4)}
+
+
+@st.composite
+def mdp_cases(draw, max_states: int = 4) -> dict:
+    n_states = draw(st.integers(1, max_states))
+    n_actions = draw(st.integers(1, 2))
+    gamma = draw(st.sampled_from([0.5, 0.8, 0.3]))
+    seed = draw(st.integers(0, 10_000))
+    model = random_mdp(n_states, n_actions, gamma, seed=seed, n_successors=draw(st.sampled_from([None, 1, 2]))
+                       if n_states >= 2 else None)
+    R = np.round(np.array(model.R), 2)
+    if draw(st.booleans()) and n_states >= 2:  # give two states the same rewards, so distances can vanish
+        R[1] = R[0]
+    return {"P": np.array(model.P), "R": R, "gamma": gamma}
+
+
+def ferns_operator(P: np.ndarray, R: np.ndarray, gamma: float, d: np.ndarray) -> np.ndarray:
+    """F(d)(s, t) = max_a [(1 - gamma) |R(s,a) - R(t,a)| + gamma W_d(P(.|s,a), P(.|t,a))] (eq. 3.3), by definition."""
+    n_actions, n_states, _ = P.shape
+    out = np.zeros((n_states, n_states))
+    for s in range(n_states):
+        for t in range(s + 1, n_states):
+            out[s, t] = out[t, s] = max(
+                (1 - gamma) * abs(R[s, a] - R[t, a]) + gamma * ref.wasserstein1(P[a, s], P[a, t], d)
+                for a in range(n_actions))
+    return out
+
+
+def _matrix(name: str, value, case: dict, n: int, what: str = "the distance matrix") -> np.ndarray:
+    return as_array(name, value, case, shape=(n, n), what=what)
+
+
+# Part 1: the Kantorovich distance (eq. 3.1) ---------------------------------------------------------------
+
+def _w1_case(fn: Callable, case: dict) -> None:
+    name = "wasserstein1"
+    got = as_array(name, call_student(name, fn, case), case, shape=(), what="W1")
+    expected = ref.wasserstein1(case["p"], case["q"], case["D"])
+    if not np.isclose(got, expected, atol=ATOL, rtol=1e-6):
+        fail(name, "W1 differs from the optimal transport cost", case, expected=expected, got=float(got),
+             hint="minimise sum_ij G_ij D_ij over couplings G >= 0 with rows summing to p and columns to q "
+                  "(scipy.optimize.linprog or ot.emd2 solve this exactly).")
+
+
+def check_wasserstein1(fn: Callable, hidden: bool = False) -> None:
+    with quiet():
+        if not hidden:
+            D = np.abs(np.arange(3)[:, None] - np.arange(3)[None, :]).astype(float)
+            _w1_case(fn, {"p": np.array([1.0, 0.0, 0.0]), "q": np.array([0.0, 0.5, 0.5]), "D": D})
+            passed("wasserstein1", "fixed case on a line")
+            return
+        run_property(lambda case: _w1_case(fn, case), transport_cases(), max_examples=40)
+        passed("wasserstein1", "40 random transport problems")
+
+
+# Part 2: one application of the Ferns operator (eq. 3.3) ---------------------------------------------------
+
+def _update_case(fn: Callable, case: dict) -> None:
+    name = "ferns_update"
+    n = case["R"].shape[0]
+    got = _matrix(name, call_student(name, fn, case), case, n)
+    expected = ferns_operator(case["P"], case["R"], case["gamma"], case["d"])
+    if not np.allclose(got, expected, atol=ATOL, rtol=1e-6):
+        fail(name, "F(d) differs from the reference", case, expected=expected, got=got,
+             hint="for every pair take the max over actions of (1 - gamma)|R(s,a) - R(t,a)| + gamma W_d(...), "
+                  "with the given d as the ground cost of W.")
+
+
+def check_ferns_update(fn: Callable, hidden: bool = False) -> None:
+    with quiet():
+        if not hidden:
+            P = np.array([[[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]], [[1.0, 0, 0], [1.0, 0, 0], [0.5, 0, 0.5]]])
+            R = np.array([[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
+            d = np.array([[0, 1.0, 2.0], [1.0, 0, 1.0], [2.0, 1.0, 0]])
+            _update_case(fn, {"P": P, "R": R, "gamma": 0.5, "d": d})
+            passed("ferns_update", "fixed three-state case")
+            return
+
+        def with_metric(case, seed):
+            n = case["R"].shape[0]
+            return {**case, "d": np.round(_points_metric(np.random.default_rng(seed), n), 3)}
+
+        strategy = st.builds(with_metric, mdp_cases(), st.integers(0, 1000))
+        run_property(lambda case: _update_case(fn, case), strategy, max_examples=25)
+        passed("ferns_update", "25 random MDPs and metrics")
+
+
+# Part 3: the bisimulation metric as a fixed point (eq. 3.4) --------------------------------------------------
+
+def _metric_case(fn: Callable, case: dict) -> None:
+    name = "bisimulation_metric"
+    n = case["R"].shape[0]
+    got = _matrix(name, call_student(name, fn, case), case, n)
+    expected = ref.bisimulation_metric(FiniteMDP(case["P"], case["R"], case["gamma"]), tol=1e-9)
+    if not np.allclose(got, expected, atol=case["tol"] + 1e-7, rtol=0):
+        fail(name, f"d is not within tol = {case['tol']} of the fixed point", case, expected=expected, got=got,
+             hint="iterate d <- F(d) from d = 0, always using the latest d as the ground cost, until "
+                  "||d_new - d||_inf <= tol (1 - gamma) / gamma.")
+
+
+def check_bisimulation_metric(fn: Callable, hidden: bool = False) -> None:
+    with quiet():
+        if not hidden:
+            P = np.array([[[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]]])
+            _metric_case(fn, {"P": P, "R": np.array([[0.0], [0.0], [1.0]]), "gamma": 0.5, "tol": 1e-4})
+            passed("bisimulation_metric", "fixed chain")
+            return
+        strategy = st.builds(lambda case: {**case, "tol": 1e-4}, mdp_cases(max_states=4))
+        run_property(lambda case: _metric_case(fn, case), strategy, max_examples=15)
+        passed("bisimulation_metric", "15 random MDPs")
+
+
+# Part 4: MICo (eq. 3.10) ------------------------------------------------------------------------------------
+
+def _mico_case(fn: Callable, case: dict) -> None:
+    name = "mico_distance"
+    n = case["r_pi"].shape[0]
+    got = _matrix(name, call_student(name, fn, case), case, n, what="U")
+    expected = ref.mico_distance_from_dynamics(case["P_pi"], case["r_pi"], case["gamma"])
+    if not np.allclose(got, expected, atol=1e-5, rtol=1e-6):
+        fail(name, "U differs from the MICo fixed point", case, expected=expected, got=got,
+             hint="U = |r_x - r_y| + gamma P_pi U P_pi^T; note that U(x, x) need not be 0.")
+
+
+def check_mico_distance(fn: Callable, hidden: bool = False) -> None:
+    with quiet():
+        if not hidden:
+            _mico_case(fn, {"P_pi": np.array([[0.5, 0.5], [0.0, 1.0]]), "r_pi": np.array([1.0, 0.0]), "gamma": 0.9})
+            passed("mico_distance", "two-state example")
+            return
+
+        def mrp(n, seed, gamma):
+            rng = np.random.default_rng(seed)
+            return {"P_pi": rng.dirichlet(np.ones(n), size=n), "r_pi": np.round(rng.random(n), 2), "gamma": gamma}
+
+        strategy = st.builds(mrp, st.integers(1, 8), st.integers(0, 10_000), st.sampled_from([0.5, 0.9, 0.99]))
+        run_property(lambda case: _mico_case(fn, case), strategy, max_examples=30)
+        passed("mico_distance", "30 random Markov reward processes")
