@@ -11,6 +11,7 @@ CHAPTERS = {
     "01_mdps": ("variants.ch01_mdps", "autograder.checks.mdps"),
     "02_bisimulation": ("variants.ch02_bisimulation", "autograder.checks.bisimulation"),
     "03_bisim_metrics": ("variants.ch03_bisim_metrics", "autograder.checks.bisim_metrics"),
+    "04_deepmdp": ("variants.ch04_deepmdp", "autograder.checks.deepmdp"),
 }
 
 
