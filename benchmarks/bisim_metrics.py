@@ -1,0 +1,228 @@
+"""Benchmarks for the bisimulation metrics of chapter 3.
+
+1. Exact W1 solvers on one call: POT's network simplex (called directly and through ``ot.emd2``) and SciPy's
+   ``linprog`` (HiGHS).
+2. The speed target: the Ferns et al. metric (weights (1 - gamma, gamma), tol 1e-6) on
+   ``random_mdp(64, 4, 0.9, seed=0)``. Baseline: the naive loop calling ``ot.emd2`` once per (s, t, a) per
+   iteration, with the same stopping rule (eq. 3.4). Also shown: the plain iteration of the library (pairs s < t,
+   one LP each) and the accelerated one (plan reuse with optimality certificates, action elimination).
+3. MICo (eq. 3.10) at |S| = 500 by Smith doubling and by SciPy's Lyapunov solver.
+4. Time against |S| for every metric, for the book's scaling figure.
+
+Times are CPU seconds of this process with one BLAS thread (wall seconds are stored too).
+Results go to ``benchmarks/results/bisim_metrics.json``. Run: ``python benchmarks/bisim_metrics.py`` (a few minutes;
+``--quick`` for a small smoke run).
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread: timings are per core and do not depend on how busy the other cores are.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import ot  # noqa: E402
+import scipy  # noqa: E402
+from scipy.optimize import linprog  # noqa: E402
+
+from reference_impl.bisim import (  # noqa: E402
+    bisimulation_metric,
+    deterministic_bisimulation_metric,
+    kantorovich_fixed_point,
+    metric_weights,
+    mico_distance,
+    pi_bisimulation_metric,
+)
+from reference_impl.bisim.fixed_point import stopping_threshold  # noqa: E402
+from reference_impl.bisim.kantorovich import network_simplex  # noqa: E402
+from reference_impl.mdp import FiniteMDP, random_mdp  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bisim_metrics.json"
+
+
+def timed(fn, repeats=1):
+    """(median CPU seconds, median wall seconds, last result) over ``repeats`` calls.
+
+    CPU time of this process (one BLAS thread) is the reported measure: it does not grow when other programs
+    share the cores, unlike wall time, which is recorded alongside.
+    """
+    cpu, wall, out = [], [], None
+    for _ in range(repeats):
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
+        out = fn()
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start_wall)
+    return float(np.median(cpu)), float(np.median(wall)), out
+
+
+# --------------------------------------------------------------------------------------------- 1. W1 solvers
+
+
+def linprog_w1(p, q, cost):
+    n = len(p)
+    A_eq = np.vstack([np.kron(np.eye(n), np.ones(n)), np.kron(np.ones(n), np.eye(n))])
+    return linprog(cost.ravel(), A_eq=A_eq, b_eq=np.concatenate([p, q]), bounds=(0, None), method="highs").fun
+
+
+def solver_comparison(sizes, n_problems):
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in sizes:
+        points = rng.normal(size=(n, 3))
+        cost = np.linalg.norm(points[:, None] - points[None], axis=-1)
+        ps, qs = rng.dirichlet(np.ones(n), size=n_problems), rng.dirichlet(np.ones(n), size=n_problems)
+        t_direct, _, direct = timed(lambda: [network_simplex(p, q, cost)[1] for p, q in zip(ps, qs, strict=True)])  # noqa: B023
+        t_emd2, _, emd2 = timed(lambda: [ot.emd2(p, q, cost) for p, q in zip(ps, qs, strict=True)])  # noqa: B023
+        k = max(1, n_problems // 4)
+        t_lp, _, lp = timed(lambda: [linprog_w1(p, q, cost) for p, q in zip(ps[:k], qs[:k], strict=True)])  # noqa: B023
+        rows.append({
+            "n": n,
+            "network_simplex_direct_us": 1e6 * t_direct / n_problems,
+            "ot_emd2_us": 1e6 * t_emd2 / n_problems,
+            "linprog_highs_us": 1e6 * t_lp / k,
+            "max_abs_difference": float(max(np.max(np.abs(np.subtract(direct, emd2))),
+                                            np.max(np.abs(np.subtract(direct[:k], lp))))),
+        })
+        print("W1 n={n}: network simplex {network_simplex_direct_us:.1f} us, ot.emd2 {ot_emd2_us:.1f} us, "
+              "linprog {linprog_highs_us:.1f} us (max diff {max_abs_difference:.1e})".format(**rows[-1]), flush=True)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ 2. speed target
+
+
+def naive_bisimulation_metric(mdp: FiniteMDP, c_R: float, c_T: float, tol: float, max_iter: int = 10_000):
+    """Eq. 3.3 iterated from 0 with one ``ot.emd2`` call per (s, t, a) per iteration; stopping rule of eq. 3.4."""
+    S, A = mdp.n_states, mdp.n_actions
+    threshold = stopping_threshold(tol, c_T)
+    d = np.zeros((S, S))
+    for k in range(1, max_iter + 1):
+        d_new = np.zeros((S, S))
+        for s in range(S):
+            for t in range(S):
+                d_new[s, t] = max(
+                    c_R * abs(mdp.R[s, a] - mdp.R[t, a]) + c_T * ot.emd2(mdp.P[a, s], mdp.P[a, t], d)
+                    for a in range(A)
+                )
+        residual = np.max(np.abs(d_new - d))
+        d = d_new
+        if residual <= threshold:
+            return d, k
+    raise RuntimeError("the naive iteration did not converge.")
+
+
+def speed_target(n_states, n_actions, tol, with_plain):
+    mdp = random_mdp(n_states, n_actions, 0.9, seed=0)
+    c_R, c_T = metric_weights(mdp.gamma, "standard")
+    t_fast, wall_fast, fast = timed(lambda: kantorovich_fixed_point(mdp.P, mdp.R, c_R, c_T, tol=tol), repeats=3)
+    print(f"accelerated: {t_fast:.2f} s, {fast.n_iterations} iterations, {fast.n_lp_solves} LP solves, "
+          f"{fast.n_certified} certified plans", flush=True)
+    out = {
+        "mdp": f"random_mdp({n_states}, {n_actions}, 0.9, seed=0)", "weights": [c_R, c_T], "tol": tol,
+        "accelerated_seconds": t_fast, "accelerated_wall_seconds": wall_fast,
+        "accelerated_iterations": fast.n_iterations,
+        "accelerated_lp_solves": fast.n_lp_solves, "accelerated_certified": fast.n_certified,
+    }
+    if with_plain:
+        t_plain, wall_plain, plain = timed(
+            lambda: kantorovich_fixed_point(mdp.P, mdp.R, c_R, c_T, tol=tol, accelerate=False)
+        )
+        out |= {"plain_seconds": t_plain, "plain_wall_seconds": wall_plain, "plain_lp_solves": plain.n_lp_solves,
+                "plain_max_abs_difference": float(np.max(np.abs(plain.distance - fast.distance)))}
+        print(f"plain (s < t, one LP each): {t_plain:.2f} s, {plain.n_lp_solves} LP solves", flush=True)
+    t_naive, wall_naive, (d_naive, k_naive) = timed(lambda: naive_bisimulation_metric(mdp, c_R, c_T, tol))
+    difference = float(np.max(np.abs(d_naive - fast.distance)))
+    out |= {"naive_seconds": t_naive, "naive_wall_seconds": wall_naive, "naive_iterations": k_naive,
+            "naive_emd2_calls": k_naive * n_actions * n_states**2, "max_abs_difference": difference,
+            "speedup": t_naive / t_fast}
+    print(f"naive (ot.emd2 per (s, t, a)): {t_naive:.2f} s, {k_naive} iterations", flush=True)
+    print(f"speed-up naive / accelerated = {t_naive / t_fast:.1f}x (CPU time; wall {wall_naive / wall_fast:.1f}x); "
+          f"max |d_naive - d_fast| = {difference:.1e}", flush=True)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- 3. MICo
+
+
+def mico_timing(n_states, gammas):
+    rows = []
+    for gamma in gammas:
+        mdp = random_mdp(n_states, 4, gamma, seed=0)
+        policy = np.random.default_rng(0).dirichlet(np.ones(4), size=n_states)
+        t_doubling, wall_doubling, U = timed(lambda: mico_distance(mdp, policy), repeats=3)  # noqa: B023
+        t_scipy, _, U_scipy = timed(lambda: mico_distance(mdp, policy, method="scipy"))  # noqa: B023
+        rows.append({"n_states": n_states, "gamma": gamma, "doubling_seconds": t_doubling,
+                     "doubling_wall_seconds": wall_doubling,
+                     "scipy_lyapunov_seconds": t_scipy, "max_abs_difference": float(np.max(np.abs(U - U_scipy)))})
+        print(f"MICo |S|={n_states} gamma={gamma}: doubling {t_doubling:.3f} s, scipy {t_scipy:.3f} s (CPU)",
+              flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- 4. scaling
+
+
+def scaling(sizes):
+    uniform = lambda mdp: np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)  # noqa: E731
+    cases = {
+        "bisimulation_metric": (lambda S: random_mdp(S, 4, 0.9, seed=0), bisimulation_metric),
+        "pi_bisimulation_metric": (lambda S: random_mdp(S, 4, 0.9, seed=0),
+                                   lambda mdp: pi_bisimulation_metric(mdp, uniform(mdp))),
+        "deterministic_bisimulation_metric": (lambda S: random_mdp(S, 4, 0.9, seed=0, n_successors=1),
+                                              deterministic_bisimulation_metric),
+        "mico_distance": (lambda S: random_mdp(S, 4, 0.9, seed=0), lambda mdp: mico_distance(mdp, uniform(mdp))),
+    }
+    out = {}
+    for name, (make, compute) in cases.items():
+        out[name] = []
+        for S in sizes[name]:
+            mdp = make(S)
+            seconds, wall, _ = timed(lambda: compute(mdp))  # noqa: B023
+            out[name].append({"n_states": S, "seconds": seconds, "wall_seconds": wall})
+            print(f"scaling {name} |S|={S}: {seconds:.3f} s CPU ({wall:.3f} s wall)", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only (smoke run, not the reported numbers)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.quick:
+        sizes = {"bisimulation_metric": [8, 16], "pi_bisimulation_metric": [8, 16],
+                 "deterministic_bisimulation_metric": [16, 64], "mico_distance": [64, 128]}
+        speed = dict(n_states=12, n_actions=2, tol=1e-6, with_plain=True)
+        mico_states, solver_sizes, n_problems = 100, [8, 16], 20
+    else:
+        sizes = {"bisimulation_metric": [8, 16, 24, 32, 48, 64], "pi_bisimulation_metric": [8, 16, 24, 32, 48, 64],
+                 "deterministic_bisimulation_metric": [16, 32, 64, 128, 256, 512],
+                 "mico_distance": [64, 125, 250, 500, 1000]}
+        speed = dict(n_states=64, n_actions=4, tol=1e-6, with_plain=True)
+        mico_states, solver_sizes, n_problems = 500, [8, 16, 32, 64], 200
+
+    results = {
+        "environment": {
+            "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "pot": ot.__version__, "machine": platform.machine(), "cpu_count": os.cpu_count(),
+            "blas_threads": os.environ["OPENBLAS_NUM_THREADS"], "quick": args.quick,
+        },
+        "w1_solvers": solver_comparison(solver_sizes, n_problems),
+        "mico": mico_timing(mico_states, [0.9, 0.99]),
+        "scaling": scaling(sizes),
+        "bisimulation_metric_speed": speed_target(**speed),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
