@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 
+from reference_impl.envs.donut_world import DonutWorld, register_donut_world
 from reference_impl.envs.gridworld import LAYOUTS, GridWorld, GridWorldEnv, make_gridworld
 
 GRIDWORLD_ID = "course/GridWorld-v0"
@@ -13,5 +14,6 @@ def _register(env_id: str, entry_point: str, **kwargs) -> None:
 
 
 _register(GRIDWORLD_ID, "reference_impl.envs.gridworld:GridWorldEnv", max_episode_steps=200)
+register_donut_world()
 
-__all__ = ["GRIDWORLD_ID", "LAYOUTS", "GridWorld", "GridWorldEnv", "make_gridworld"]
+__all__ = ["GRIDWORLD_ID", "LAYOUTS", "DonutWorld", "GridWorld", "GridWorldEnv", "make_gridworld"]
