@@ -1,0 +1,42 @@
+"""The student's self-check runs the visible tests outside Jupyter and explains each result."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from fixture_class import CHAPTER, RELEASE, notebook, wrong
+
+SELFCHECK = str(Path(sys.executable).parent / "course-selfcheck")
+
+
+def run(nb, tmp_path):
+    path = tmp_path / f"{CHAPTER}.ipynb"
+    nbformat.write(nb, path)
+    return subprocess.run([SELFCHECK, str(path)], capture_output=True, text=True, timeout=300)
+
+
+def test_blank_notebook_fails_with_a_not_implemented_message(tmp_path):
+    result = run(nbformat.read(RELEASE, as_version=4), tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.count("[FAIL]") == 4 and "not implemented yet" in result.stdout
+
+
+def test_a_bug_is_explained_and_correct_parts_pass(tmp_path):
+    result = run(notebook({"value_iteration": wrong("value_iteration")}), tmp_path)
+    assert result.returncode == 1
+    assert "[FAIL] test_value_iteration" in result.stdout and "hint:" in result.stdout
+    assert result.stdout.count("[PASS]") == 3 and "3/4 visible tests pass" in result.stdout
+
+
+def test_complete_notebook_passes(tmp_path):
+    result = run(notebook(), tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "4/4 visible tests pass" in result.stdout
+
+
+def test_unknown_notebook_is_refused_clearly(tmp_path):
+    path = tmp_path / "homework.ipynb"
+    nbformat.write(notebook(), path)
+    result = subprocess.run([SELFCHECK, str(path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "not one of the course's notebooks" in result.stderr
