@@ -113,12 +113,13 @@ def requires_grad(value):
 
 
 def differentiate(value, inputs: dict) -> dict:
-    """Backpropagate a scalar loss; return it detached with the gradient of every input tensor (None if unused)."""
+    """Backpropagate a result (a loss, or the sum of a tensor's entries); return it detached with the gradient of
+    every input tensor (None where no gradient arrives)."""
     loss = value[0] if isinstance(value, tuple | list) else value
-    if not hasattr(loss, "backward") or loss.numel() != 1:
-        raise TypeError(f"expected a scalar torch tensor (the loss); got {type(loss).__name__}")
+    if not hasattr(loss, "backward"):
+        raise TypeError(f"expected a torch tensor; got {type(loss).__name__}")
     if loss.requires_grad:
-        loss.backward()
+        loss.sum().backward()  # for a non-scalar result: the gradient of the sum of its entries
 
     def grads(x):
         if hasattr(x, "grad") and hasattr(x, "requires_grad"):

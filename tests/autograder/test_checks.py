@@ -12,6 +12,7 @@ CHAPTERS = {
     "02_bisimulation": ("variants.ch02_bisimulation", "autograder.checks.bisimulation"),
     "03_bisim_metrics": ("variants.ch03_bisim_metrics", "autograder.checks.bisim_metrics"),
     "04_deepmdp": ("variants.ch04_deepmdp", "autograder.checks.deepmdp"),
+    "05_sac_pixels": ("variants.ch05_sac_pixels", "autograder.checks.sac"),
 }
 
 

@@ -90,7 +90,8 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
 
 
 def call_with_grads(function: str, fn: Callable, inputs: dict[str, Any], wrt: list[str]):
-    """Call the student's loss function and backpropagate: returns ``(loss, {name: gradient or None})``.
+    """Call the student's function and backpropagate its result (summed if it is not a scalar): returns
+    ``(result, {name: gradient or None})``.
 
     In the notebook this runs here; in the sandboxed grader the proxy runs it in the student's process and only
     the loss value and the gradients come back.
@@ -120,10 +121,10 @@ def call_with_grads(function: str, fn: Callable, inputs: dict[str, Any], wrt: li
 
     args = {k: (leaf(v) if k in wrt else (v.clone() if isinstance(v, torch.Tensor) else v)) for k, v in inputs.items()}
     loss = call_student(function, fn, args)
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        fail(function, f"must return a scalar torch tensor (the loss); got {type(loss).__name__}", inputs)
+    if not isinstance(loss, torch.Tensor):
+        fail(function, f"must return a torch tensor; got {type(loss).__name__}", inputs)
     if loss.requires_grad:
-        loss.backward()
+        loss.sum().backward()  # for a non-scalar result: the gradient of the sum of its entries
     return loss.detach(), {name: grads(args[name]) for name in wrt}
 
 
