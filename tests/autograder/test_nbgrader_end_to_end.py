@@ -16,7 +16,8 @@ from nbgrader_course import ScratchCourse, notebook_with
 from autograder.course import assignments
 
 CHAPTERS = {"01_mdps": "variants.ch01_mdps", "02_bisimulation": "variants.ch02_bisimulation",
-            "03_bisim_metrics": "variants.ch03_bisim_metrics", "04_deepmdp": "variants.ch04_deepmdp"}
+            "03_bisim_metrics": "variants.ch03_bisim_metrics", "04_deepmdp": "variants.ch04_deepmdp",
+            "05_sac_pixels": "variants.ch05_sac_pixels"}
 
 
 def variant_notebooks(source, parts, kind):
