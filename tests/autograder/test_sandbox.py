@@ -115,12 +115,16 @@ def test_auto_prefers_bubblewrap(tmp_path):
         assert w.kind == ("bubblewrap" if bubblewrap() else "process")
 
 
-def test_gradients_are_computed_in_the_worker_and_only_data_returns(worker):
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_gradients_are_computed_in_the_worker_and_only_data_returns(sandbox, tmp_path):
     import torch
 
+    # Importing torch in a fresh worker can take a while on a loaded machine: generous limits here.
+    worker = Worker(tmp_path / "scratch", Limits(cell_seconds=120, call_seconds=60), sandbox=sandbox)
     worker.exec_cell("import torch\ndef loss(x, y):\n    return ((x - y.detach()) ** 2).sum()")
     x, y = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0])
     value, grads = worker.call("loss", (), {"x": x, "y": y}, tensors=True, grad_wrt=["x", "y"])
     assert isinstance(value, torch.Tensor) and value.item() == 5.0
     torch.testing.assert_close(grads["x"], 2 * x)
     assert grads["y"] is None
+    worker.kill()
