@@ -13,6 +13,7 @@ CHAPTERS = {
     "03_bisim_metrics": ("variants.ch03_bisim_metrics", "autograder.checks.bisim_metrics"),
     "04_deepmdp": ("variants.ch04_deepmdp", "autograder.checks.deepmdp"),
     "05_sac_pixels": ("variants.ch05_sac_pixels", "autograder.checks.sac"),
+    "06_deepmdp_agent": ("variants.ch06_deepmdp_agent", "autograder.checks.deepmdp_agent"),
 }
 
 

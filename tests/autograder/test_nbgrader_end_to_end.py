@@ -17,7 +17,8 @@ from autograder.course import assignments
 
 CHAPTERS = {"01_mdps": "variants.ch01_mdps", "02_bisimulation": "variants.ch02_bisimulation",
             "03_bisim_metrics": "variants.ch03_bisim_metrics", "04_deepmdp": "variants.ch04_deepmdp",
-            "05_sac_pixels": "variants.ch05_sac_pixels"}
+            "05_sac_pixels": "variants.ch05_sac_pixels",
+            "06_deepmdp_agent": "variants.ch06_deepmdp_agent"}
 
 
 def variant_notebooks(source, parts, kind):
