@@ -42,6 +42,11 @@ def _compare(name: str, fn: Callable, reference: Callable, case: dict, wrt: list
         if not _zero_or_none(grads.get(arg)):
             fail(name, f"gradient flows into `{arg}`, which is a target and must be detached", case,
                  hint=f"use {arg}.detach() inside the loss, so the encoder is not pulled towards the prediction.")
+    check_grads(name, ref_grads, grads, wrt, case)
+
+
+def check_grads(name: str, ref_grads: dict, grads: dict, wrt: list[str], case: dict) -> None:
+    """Compare the student's gradients with the reference's for every input in ``wrt`` (dicts of weights too)."""
     for arg in wrt:
         expected, got = ref_grads[arg], grads.get(arg)
         if isinstance(expected, dict):

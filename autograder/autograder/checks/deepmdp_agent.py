@@ -14,7 +14,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
-from autograder.checks.deepmdp import _check_grad, _tensor, _zero_or_none
+from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
 from reference_impl.deepmdp import losses as ref
 
 
@@ -103,13 +103,7 @@ def _latent_case(fn: Callable, case: dict) -> None:
     if not _zero_or_none(grads.get("next_latent")):
         fail(name, "gradient flows into `next_latent`, the target of the transition model", case,
              hint="detach the next latent: the encoder must not be pulled towards the prediction.")
-    for arg in wrt:
-        expected_grad, got_grad = ref_grads[arg], grads.get(arg)
-        if isinstance(expected_grad, dict):
-            for key in expected_grad:
-                _check_grad(name, f"{arg}[{key!r}]", expected_grad[key], (got_grad or {}).get(key), case)
-        else:
-            _check_grad(name, arg, expected_grad, got_grad, case)
+    check_grads(name, ref_grads, grads, wrt, case)
 
 
 def check_latent_model_loss(fn: Callable, hidden: bool = False) -> None:
@@ -137,13 +131,7 @@ def _decoder_case(fn: Callable, case: dict) -> None:
         fail(name, "the reconstruction loss differs from the reference", case, expected=float(expected),
              got=float(got), hint="DeepMDP reconstructs the NEXT observation, scaled once to [0, 1] (x' / 255), "
                                   "from the predicted next latent; mean squared error over all pixels.")
-    for arg in wrt:
-        expected_grad, got_grad = ref_grads[arg], grads.get(arg)
-        if isinstance(expected_grad, dict):
-            for key in expected_grad:
-                _check_grad(name, f"{arg}[{key!r}]", expected_grad[key], (got_grad or {}).get(key), case)
-        else:
-            _check_grad(name, arg, expected_grad, got_grad, case)
+    check_grads(name, ref_grads, grads, wrt, case)
 
 
 def _decoder_inputs(rng, b, k) -> dict:

@@ -16,7 +16,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
-from autograder.checks.deepmdp import _check_grad, _tensor, _zero_or_none
+from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
 from reference_impl.agents import sac_losses as ref
 
 
@@ -44,8 +44,7 @@ def _compare(name: str, fn: Callable, reference: Callable, case: dict, wrt: list
         if not _zero_or_none(grads.get(arg)):
             fail(name, f"gradient flows into `{arg}`, which must be held fixed here", case,
                  hint=f"build this quantity under torch.no_grad() or use {arg}.detach().")
-    for arg in wrt:
-        _check_grad(name, arg, ref_grads[arg], grads.get(arg), case)
+    check_grads(name, ref_grads, grads, wrt, case)
 
 
 # Part 1: the critic target (eq. 5.2) -------------------------------------------------------------------------
