@@ -114,6 +114,8 @@ def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool, uid: int) -> 
     for package in ("reference_impl", "autograder"):  # never visible inside, even when installed non-editable
         if (site / package).exists():
             cmd += ["--tmpfs", f"{SANDBOX_SITE}/{package}"]
+    # /home must be traversable by the worker's uid, or the scratch folder (its HOME and TMPDIR) is unreachable
+    cmd += parents(Path("/home/student"))
     cmd += ["--ro-bind", str(grader_dir), "/grader", "--bind", str(scratch), "/home/student",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/home/student"]
     for key, value in _worker_env("/home/student").items():

@@ -128,3 +128,14 @@ def test_gradients_are_computed_in_the_worker_and_only_data_returns(sandbox, tmp
     torch.testing.assert_close(grads["x"], 2 * x)
     assert grads["y"] is None
     worker.kill()
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_student_code_can_use_its_scratch_folder_and_torch_optimizers(sandbox, tmp_path):
+    """HOME and TMPDIR are the scratch folder: temporary files and torch.optim (which needs one) work."""
+    with Worker(tmp_path / "scratch", Limits(cell_seconds=60, memory_bytes=4 * 2**30), sandbox=sandbox) as w:
+        reply = w.exec_cell("import tempfile, torch\nwith tempfile.NamedTemporaryFile() as f:\n    f.write(b'x')\n"
+                            "w = torch.zeros(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.5)\n"
+                            "(w - 1).pow(2).sum().backward()\nopt.step()\nstepped = w.tolist()\n")
+        assert reply["ok"], reply
+        assert w.request({"op": "get", "name": "stepped"}, 5)["value"] == [1.0, 1.0]
