@@ -3,7 +3,8 @@
 The test cells come from the instructor's source notebook (hidden tests included) and execute in this trusted
 process. Inside them, every name the student defined resolves to a proxy that calls into the sandboxed worker
 and returns plain data only (:mod:`autograder.protocol`), so the checks, numpy, torch and builtins on this side
-cannot be patched by the student. A test cell scores its points when it raises nothing, as in nbgrader.
+cannot be patched by the student. A test cell scores its points when it raises nothing, as in nbgrader, and sees
+the student's cells that come before it in the submitted notebook, as when the notebook runs top to bottom.
 """
 
 from __future__ import annotations
@@ -81,12 +82,19 @@ class StudentSession:
         self.output: list[str] = []
         self.worker: Worker | None = None
         self.names: dict[str, str] = {}
+        self.executed = 0  # cells run in the current worker
 
-    def ensure_started(self) -> None:
-        """(Re)start the worker and run every cell that did not hang or crash before."""
-        while self.worker is None or not self.worker.alive:
-            self.worker = Worker(self.scratch, self.limits, sandbox=self.sandbox)
-            for index, (label, source) in enumerate(self.cells):
+    def ensure_started(self, upto: int | None = None) -> None:
+        """Have the first ``upto`` cells (all by default) run in a live worker, skipping those that hung or crashed
+        before; a worker that died is replaced and the cells re-run in order."""
+        upto = len(self.cells) if upto is None else upto
+        while True:
+            if self.worker is None or not self.worker.alive:
+                self.worker = Worker(self.scratch, self.limits, sandbox=self.sandbox)
+                self.executed = 0
+            for index in range(self.executed, max(upto, self.executed)):
+                label, source = self.cells[index]
+                self.executed = index + 1
                 if index in self.skipped:
                     continue
                 try:
@@ -103,8 +111,9 @@ class StudentSession:
                     note = f"{label}: raised {reply.get('type')}: {reply.get('error', '')[:300]}"
                     if note not in self.notes:
                         self.notes.append(note)
-            else:
+            if self.worker.alive:
                 self.names = self.worker.names()
+                return
 
     def close(self) -> None:
         if self.worker is not None:
@@ -193,12 +202,14 @@ def _short(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def run_test_cells(session: StudentSession, source_nb, tensors: bool) -> list[PartResult]:
+def run_test_cells(session: StudentSession, source_nb, tensors: bool,
+                   positions: dict[str, int] | None = None) -> list[PartResult]:
+    """Run the source's test cells in order; each sees the student's cells that come before it (``positions``)."""
     trusted = trusted_imports(source_nb)
     results = []
     for grade_id, points, code in _test_cells(source_nb):
         try:
-            session.ensure_started()
+            session.ensure_started((positions or {}).get(grade_id))
         except WorkerError as error:
             results.append(PartResult(grade_id, points, 0.0, FAILED, f"the notebook could not be run: {error}"))
             continue
@@ -240,7 +251,7 @@ def grade_submission(student: str, assignment: Assignment, path: Path | None, sc
         shutil.rmtree(scratch, ignore_errors=True)
     session = StudentSession(read.cells, scratch, limits, sandbox)
     try:
-        result.parts = run_test_cells(session, source_nb, tensors)
+        result.parts = run_test_cells(session, source_nb, tensors, read.test_positions)
     finally:
         session.close()
         shutil.rmtree(scratch, ignore_errors=True)

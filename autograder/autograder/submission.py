@@ -38,6 +38,9 @@ class ReadNotebook:
     cells: list  # code cells to run in the sandbox, in order: [(label, source)]
     flags: list[str] = field(default_factory=list)
     empty: bool = False
+    # test grade_id -> how many of ``cells`` come before it in the notebook: the test sees the state there, as
+    # when the notebook runs top to bottom (a deleted test cell sees every cell)
+    test_positions: dict[str, int] = field(default_factory=dict)
 
 
 def _grade_cells(nb) -> dict[str, dict]:
@@ -109,11 +112,13 @@ def read_submission(path: Path, source: Path, release: Path | None = None) -> Re
         flags.append("test cells were reordered (the original order was used)")
 
     to_run = []
+    test_positions: dict[str, int] = {}
     for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
             continue
         meta = cell["metadata"].get("nbgrader", {})
         if meta.get("grade_id") in expected_tests or (meta.get("grade") and not meta.get("solution")):
+            test_positions.setdefault(meta.get("grade_id"), len(to_run))
             continue  # test cells: the trusted grader runs the source's version instead
         label = meta.get("grade_id") or f"cell {index + 1}"
         to_run.append((label, cell["source"]))
@@ -132,4 +137,4 @@ def read_submission(path: Path, source: Path, release: Path | None = None) -> Re
         empty = False
     if empty:
         flags.append("empty submission: no answer cell was changed")
-    return ReadNotebook(to_run, flags, empty)
+    return ReadNotebook(to_run, flags, empty, test_positions)
