@@ -46,12 +46,31 @@ def quiet() -> Iterator[None]:
         yield
 
 
+def _as_numpy(value: Any) -> Any:
+    """A torch tensor as a numpy array (for display only); anything else unchanged."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return value
+
+
 def format_value(value: Any) -> str:
+    value = _as_numpy(value)
     if isinstance(value, np.ndarray):
         return np.array2string(value, precision=4, suppress_small=True, max_line_width=100, threshold=60)
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, dict):  # weights of a network: values when small, otherwise shapes
+        return "{" + ", ".join(f"{key!r}: {_format_entry(entry)}" for key, entry in value.items()) + "}"
     return repr(value)
+
+
+def _format_entry(value: Any) -> str:
+    value = _as_numpy(value)
+    if isinstance(value, np.ndarray) and value.size > 4:
+        return f"<array of shape {value.shape}>"
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, precision=4, suppress_small=True, separator=", ").replace("\n", "")
+    return format_value(value)
 
 
 def fail(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,

@@ -1,10 +1,12 @@
 """Checks for chapter 5 (soft actor-critic from pixels). Each ``check_*`` is one call in a notebook test cell.
 
 Student functions take torch tensors (``[B, 1]`` rewards, masks, Q-values and log-probabilities; float64 here)
-and return tensors. Each check compares the value with :mod:`reference_impl.agents.sac_losses` and backpropagates
-the student's result (in the student's process when grading) to test what must and must not receive gradients:
-a target built without ``torch.no_grad``, a temperature that is not held fixed in the actor loss, or a
-``log pi`` that is not detached in the temperature loss all show up as gradients where none may flow.
+and return tensors; the actor loss also takes the weights of the small functional networks of
+:mod:`autograder.checks.given_networks`. Each check compares the value with
+:mod:`reference_impl.agents.sac_losses` and backpropagates the student's result (in the student's process when
+grading) to test what must and must not receive gradients: a target built without ``torch.no_grad``, an encoding
+or a temperature that is not held fixed in the actor loss, or a ``log pi`` that is not detached in the temperature
+loss all show up as gradients where none may flow.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
 from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
+from autograder.checks.given_networks import policy, q_values, random_mlp_weights
 from reference_impl.agents import sac_losses as ref
 
 
@@ -34,7 +37,7 @@ def _column(rng, b):
 
 
 def _compare(name: str, fn: Callable, reference: Callable, case: dict, wrt: list[str], no_grad: list[str],
-             hint: str) -> None:
+             hint: str, no_grad_hints: dict[str, str] | None = None) -> None:
     value, grads = call_with_grads(name, fn, case, wrt + no_grad)
     expected, ref_grads = call_with_grads(name, reference, case, wrt)
     got = as_array(name, value, case, shape=tuple(expected.shape), what="the result")
@@ -43,7 +46,8 @@ def _compare(name: str, fn: Callable, reference: Callable, case: dict, wrt: list
     for arg in no_grad:
         if not _zero_or_none(grads.get(arg)):
             fail(name, f"gradient flows into `{arg}`, which must be held fixed here", case,
-                 hint=f"build this quantity under torch.no_grad() or use {arg}.detach().")
+                 hint=(no_grad_hints or {}).get(arg, f"build this quantity under torch.no_grad() or use "
+                                                     f"{arg}.detach()."))
     check_grads(name, ref_grads, grads, wrt, case)
 
 
@@ -98,27 +102,45 @@ def check_critic_loss(fn: Callable, hidden: bool = False) -> None:
         passed("critic_loss", "30 random batches")
 
 
-# Part 3: the actor loss (eq. 5.5) ----------------------------------------------------------------------------
+# Part 3: the actor loss (eq. 5.5) on a detached encoding ---------------------------------------------------
+
+def reference_actor_loss(latent, noise, actor_weights, critic_weights, alpha):
+    """Eq. 5.5 with the given functional networks: the encoder output is detached before the policy and the critic
+    see it (the actor must not shape the encoder), and ``alpha`` is held fixed."""
+    latent = latent.detach()
+    action, log_pi = policy(actor_weights, latent, noise)
+    q1, q2 = q_values(critic_weights, latent, action)
+    return ref.actor_loss(log_pi, q1, q2, alpha)
+
 
 def _actor_case(fn: Callable, case: dict) -> None:
-    _compare("actor_loss", fn, ref.actor_loss, case, ["log_pi", "q1", "q2"], ["alpha"],
-             "mean of alpha * log_pi - min(Q1, Q2), with alpha detached (only the temperature loss trains it).")
+    # the critic's weights may receive gradients here (the actor's optimizer does not step them), so not checked
+    _compare("actor_loss", fn, reference_actor_loss, case, ["actor_weights"], ["latent", "alpha"],
+             "sample a, log_pi = policy(actor_weights, z, noise) on z = latent.detach(), evaluate both Q heads at "
+             "(z, a), and average alpha * log_pi - min(Q1, Q2), with alpha detached.",
+             no_grad_hints={
+                 "latent": "the actor must not shape the encoder: use z = latent.detach() for BOTH the policy "
+                           "and the critic (the critic's loss and the representation losses train the encoder).",
+                 "alpha": "hold the temperature fixed with alpha.detach(): only the temperature loss trains it."})
+
+
+def _actor_inputs(rng, b: int, k: int, a: int) -> dict:
+    critic = {"Q1": random_mlp_weights(rng, k + a, 4, 1), "Q2": random_mlp_weights(rng, k + a, 4, 1)}
+    return {"latent": _tensor(rng, b, k), "noise": _tensor(rng, b, a),
+            "actor_weights": random_mlp_weights(rng, k, 4, 2 * a), "critic_weights": critic,
+            "alpha": torch.tensor(float(np.exp(rng.normal())), dtype=torch.float64)}
 
 
 def check_actor_loss(fn: Callable, hidden: bool = False) -> None:
     with quiet():
         if not hidden:
-            _actor_case(fn, {"log_pi": _t([[-1.0], [-2.0]]), "q1": _t([[1.0], [3.0]]),
-                             "q2": _t([[2.0], [0.0]]), "alpha": _t(0.5)})
-            passed("actor_loss", "fixed batch of two")
+            _actor_case(fn, _actor_inputs(np.random.default_rng(0), 3, 2, 1))
+            passed("actor_loss", "fixed batch of three")
             return
-
-        def make(rng, b):
-            return {"log_pi": _column(rng, b), "q1": _column(rng, b), "q2": _column(rng, b),
-                    "alpha": torch.tensor(float(np.exp(rng.normal())), dtype=torch.float64)}
-
-        run_property(lambda case: _actor_case(fn, case), batches().map(lambda a: make(*a)), max_examples=30)
-        passed("actor_loss", "30 random batches")
+        strategy = st.builds(lambda seed, b, k, a: _actor_inputs(np.random.default_rng(seed), b, k, a),
+                             st.integers(0, 10_000), st.integers(1, 5), st.integers(1, 3), st.integers(1, 2))
+        run_property(lambda case: _actor_case(fn, case), strategy, max_examples=30)
+        passed("actor_loss", "30 random batches and networks")
 
 
 # Part 4: the temperature loss (eq. 5.6) ----------------------------------------------------------------------

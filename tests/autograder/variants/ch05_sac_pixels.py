@@ -1,4 +1,18 @@
-"""Chapter 5: correct alternatives each check must accept, planted bugs it must reject."""
+"""Chapter 5: correct alternatives each check must accept, planted bugs it must reject.
+
+The actor-loss sources start with the notebook's given networks (its locked ``networks`` cell)."""
+
+from variants.given_cells import IMPORTS, given_cell
+
+NETWORKS = IMPORTS + given_cell("05_sac_pixels", "networks")
+
+_ACTOR = NETWORKS + '''
+def actor_loss(latent, noise, actor_weights, critic_weights, alpha):
+    z = latent.detach()
+    action, log_pi = policy(actor_weights, z, noise)
+    q1, q2 = q_values(critic_weights, z, action)
+    return (alpha.detach() * log_pi - torch.min(q1, q2)).mean()
+'''
 
 PARTS = {
     "critic_target": {
@@ -86,38 +100,29 @@ def critic_loss(q1, q2, target_q):
     "actor_loss": {
         "check": "check_actor_loss",
         "alternatives": {
-            "detach_alpha": '''
-import torch
-
-def actor_loss(log_pi, q1, q2, alpha):
+            "detach_latent_and_alpha": NETWORKS + '''
+def actor_loss(latent, noise, actor_weights, critic_weights, alpha):
+    z = latent.detach()
+    action, log_pi = policy(actor_weights, z, noise)
+    q1, q2 = q_values(critic_weights, z, action)
     return (alpha.detach() * log_pi - torch.min(q1, q2)).mean()
 ''',
-            "item_alpha_and_minimum": '''
-import torch
-
-def actor_loss(log_pi, q1, q2, alpha):
-    return alpha.item() * log_pi.mean() - torch.minimum(q1, q2).mean()
+            "no_grad_copy_item_alpha_and_minimum": NETWORKS + '''
+def actor_loss(latent, noise, actor_weights, critic_weights, alpha):
+    with torch.no_grad():
+        z = latent.clone()
+    action, log_pi = policy(actor_weights, z, noise)
+    q = torch.minimum(*q_values(critic_weights, z, action))
+    return alpha.item() * log_pi.mean() - q.mean()
 ''',
         },
         "bugs": {
-            "alpha_not_detached": '''
-import torch
-
-def actor_loss(log_pi, q1, q2, alpha):
-    return (alpha * log_pi - torch.min(q1, q2)).mean()
-''',
-            "max_of_the_two_qs": '''
-import torch
-
-def actor_loss(log_pi, q1, q2, alpha):
-    return (alpha.detach() * log_pi - torch.max(q1, q2)).mean()
-''',
-            "entropy_sign": '''
-import torch
-
-def actor_loss(log_pi, q1, q2, alpha):
-    return (-alpha.detach() * log_pi - torch.min(q1, q2)).mean()
-''',
+            "encoder_not_detached": _ACTOR.replace("z = latent.detach()", "z = latent"),
+            "alpha_not_detached": _ACTOR.replace("alpha.detach() * log_pi", "alpha * log_pi"),
+            "max_of_the_two_qs": _ACTOR.replace("torch.min(q1, q2)", "torch.max(q1, q2)"),
+            "entropy_sign": _ACTOR.replace("alpha.detach() * log_pi", "-alpha.detach() * log_pi"),
+            "critic_sees_a_detached_action": _ACTOR.replace("q_values(critic_weights, z, action)",
+                                                            "q_values(critic_weights, z, action.detach())"),
         },
     },
     "alpha_loss": {
