@@ -23,6 +23,20 @@ def notebook_with(source: Path, replacements: dict[str, str]) -> nbformat.Notebo
     return nb
 
 
+# chapter -> module of its correct alternatives and planted bugs
+CHAPTERS = {"01_mdps": "variants.ch01_mdps", "02_bisimulation": "variants.ch02_bisimulation",
+            "03_bisim_metrics": "variants.ch03_bisim_metrics", "04_deepmdp": "variants.ch04_deepmdp",
+            "05_sac_pixels": "variants.ch05_sac_pixels", "06_deepmdp_agent": "variants.ch06_deepmdp_agent"}
+
+
+def variant_notebooks(release: Path, parts: dict, kind: str):
+    """``(name, notebook)``: notebook ``i`` answers every part with its ``i``-th variant of ``kind`` (cycling)."""
+    count = max(len(spec[kind]) for spec in parts.values())
+    for i in range(count):
+        chosen = {part: list(spec[kind].values())[i % len(spec[kind])] for part, spec in parts.items()}
+        yield f"{kind}_{i}", notebook_with(release, chosen)
+
+
 class ScratchCourse:
     """A throw-away nbgrader course holding one chapter, outside the repository."""
 

@@ -11,21 +11,9 @@ import itertools
 
 import nbformat
 import pytest
-from nbgrader_course import ScratchCourse, notebook_with
+from nbgrader_course import CHAPTERS, ScratchCourse, variant_notebooks
 
 from autograder.course import assignments
-
-CHAPTERS = {"01_mdps": "variants.ch01_mdps", "02_bisimulation": "variants.ch02_bisimulation",
-            "03_bisim_metrics": "variants.ch03_bisim_metrics", "04_deepmdp": "variants.ch04_deepmdp",
-            "05_sac_pixels": "variants.ch05_sac_pixels",
-            "06_deepmdp_agent": "variants.ch06_deepmdp_agent"}
-
-
-def variant_notebooks(source, parts, kind):
-    count = max(len(spec[kind]) for spec in parts.values())
-    for i in range(count):
-        chosen = {part: list(spec[kind].values())[i % len(spec[kind])] for part, spec in parts.items()}
-        yield f"{kind}_{i}", notebook_with(source, chosen)
 
 
 @pytest.mark.slow
