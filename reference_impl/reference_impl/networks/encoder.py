@@ -56,11 +56,14 @@ class PixelEncoder(nn.Module):
         self.ln = nn.LayerNorm(feature_dim)
 
     def preprocess(self, obs: Tensor) -> Tensor:
-        """Pixels to floats in ``[0, 1]``: ``x / 255`` (the first step of eq. 5.1)."""
+        """Pixels to floats in ``[0, 1]``: ``x / 255`` (the first step of eq. 5.1), in ``channels_last`` memory.
+
+        The layout changes while the pixels are still bytes (a quarter of the memory traffic); the float copy
+        keeps it (a new tensor even for float input) and is scaled in place."""
         if obs.shape[1:] != self.obs_shape:
             raise ValueError(f"expected observations of shape [B, {', '.join(map(str, self.obs_shape))}]; "
                              f"got {tuple(obs.shape)}.")
-        return obs.float().div(255.0)
+        return obs.contiguous(memory_format=torch.channels_last).to(torch.float32, copy=True).div_(255.0)
 
     def conv_features(self, obs: Tensor) -> Tensor:
         """``flatten(conv(x / 255))``: the flat convolutional features, shape ``[B, num_filters · side²]``.
@@ -68,7 +71,7 @@ class PixelEncoder(nn.Module):
         The feature map is flattened in (row, column, channel) order, which in ``channels_last`` memory is a free
         view; any fixed order of the features is the same model, since ``fc`` is a dense layer on all of them.
         """
-        h = self.preprocess(obs).contiguous(memory_format=torch.channels_last)
+        h = self.preprocess(obs)
         for conv in self.convs:
             h = torch.relu_(conv(h))  # in place: a convolution does not keep its output for the backward pass
         return h.permute(0, 2, 3, 1).flatten(start_dim=1)
