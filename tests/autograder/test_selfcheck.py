@@ -40,3 +40,13 @@ def test_unknown_notebook_is_refused_clearly(tmp_path):
     nbformat.write(notebook(), path)
     result = subprocess.run([SELFCHECK, str(path)], capture_output=True, text=True)
     assert result.returncode == 2 and "not one of the course's notebooks" in result.stderr
+
+
+def test_blank_torch_notebook_says_not_implemented_for_every_part(tmp_path):
+    """Checks that differentiate the student's result in its own process report a stub just as clearly."""
+    chapter = "05_sac_pixels"
+    path = tmp_path / f"{chapter}.ipynb"
+    nbformat.write(nbformat.read(RELEASE.parents[1] / chapter / f"{chapter}.ipynb", as_version=4), path)
+    result = subprocess.run([SELFCHECK, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stdout.count("[FAIL]") == 5 and result.stdout.count("not implemented yet") == 5, result.stdout

@@ -99,13 +99,18 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
     except CheckFailure:
         raise
     except Exception as error:  # the student's code raised: report it as the failure of this property
-        # In the sandboxed grader the error arrives as a proxy carrying the student's exception type.
-        kind, message = getattr(error, "type_name", type(error).__name__), getattr(error, "message", str(error))
-        if kind == "NotImplementedError":
-            raise CheckFailure(f"{function}: not implemented yet — replace `raise NotImplementedError()` "
-                               "with your code and run the cell that defines the function.") from None
-        fail(function, f"raised {kind}: {message}", inputs,
-             hint="run the function on this input in the notebook to see the traceback.")
+        _student_raised(function, error, inputs)
+
+
+def _student_raised(function: str, error: Exception, inputs: dict[str, Any]) -> None:
+    """Turn an exception from the student's code into the failure of the property being checked."""
+    # In the sandboxed grader the error arrives as a proxy carrying the student's exception type.
+    kind, message = getattr(error, "type_name", type(error).__name__), getattr(error, "message", str(error))
+    if kind == "NotImplementedError":
+        raise CheckFailure(f"{function}: not implemented yet — replace `raise NotImplementedError()` "
+                           "with your code and run the cell that defines the function.") from None
+    fail(function, f"raised {kind}: {message}", inputs,
+         hint="run the function on this input in the notebook to see the traceback.")
 
 
 def call_with_grads(function: str, fn: Callable, inputs: dict[str, Any], wrt: list[str]):
@@ -121,8 +126,7 @@ def call_with_grads(function: str, fn: Callable, inputs: dict[str, Any], wrt: li
         try:
             return fn.call_with_grads(inputs, wrt)
         except Exception as error:
-            kind, message = getattr(error, "type_name", type(error).__name__), getattr(error, "message", str(error))
-            fail(function, f"raised {kind}: {message}", inputs)
+            _student_raised(function, error, inputs)
 
     def leaf(x):
         if isinstance(x, torch.Tensor) and x.is_floating_point():
