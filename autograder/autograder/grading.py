@@ -88,13 +88,14 @@ class StudentSession:
         """Have the first ``upto`` cells (all by default) run in a live worker, skipping those that hung or crashed
         before; a worker that died is replaced and the cells re-run in order."""
         upto = len(self.cells) if upto is None else upto
+        changed = False  # the worker's names are re-read only when cells ran or the worker was replaced
         while True:
             if self.worker is None or not self.worker.alive:
                 self.worker = Worker(self.scratch, self.limits, sandbox=self.sandbox)
-                self.executed = 0
-            for index in range(self.executed, max(upto, self.executed)):
+                self.executed, changed = 0, True
+            for index in range(self.executed, upto):
                 label, source = self.cells[index]
-                self.executed = index + 1
+                self.executed, changed = index + 1, True
                 if index in self.skipped:
                     continue
                 try:
@@ -112,7 +113,8 @@ class StudentSession:
                     if note not in self.notes:
                         self.notes.append(note)
             if self.worker.alive:
-                self.names = self.worker.names()
+                if changed:
+                    self.names = self.worker.names()
                 return
 
     def close(self) -> None:
