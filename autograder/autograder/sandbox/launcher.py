@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder import protocol
+from autograder.sandbox import protocol
 
 NOBODY = 65534
 UID_BASE = 61000  # as root, each worker gets its own unprivileged uid, so one fork bomb cannot starve another

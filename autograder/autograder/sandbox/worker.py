@@ -1,8 +1,8 @@
 """The sandboxed side of grading: run a student's cells, then answer calls with plain data.
 
-Started by :mod:`autograder.sandbox` as ``python -S worker.py SITE_PACKAGES`` inside the sandbox, next to a copy
-of :mod:`autograder.protocol`. It reads requests from stdin and answers on stdout; the student's own output goes
-to a capped buffer, never to the protocol stream. Requests:
+Started by :mod:`autograder.sandbox.launcher` as ``python -S worker.py SITE_PACKAGES`` inside the sandbox, next
+to a copy of :mod:`autograder.sandbox.protocol`. It reads requests from stdin and answers on stdout; the student's
+own output goes to a capped buffer, never to the protocol stream. Requests:
 
 * ``{"op": "exec", "source": str}`` runs one cell in the notebook namespace;
 * ``{"op": "names"}`` lists the names the cells defined (callable or data);
