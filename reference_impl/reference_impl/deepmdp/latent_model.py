@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from reference_impl.deepmdp.losses import deterministic_transition_loss, reward_loss
 from reference_impl.envs.donut_world import DonutWorld
+from reference_impl.networks.mlp import mlp
 
 METHODS = ("deepmdp", "autoencoder")
 
@@ -74,15 +75,7 @@ def collect_random_transitions(
     return TransitionData(observations, actions, rewards, next_observations, states, tracks)
 
 
-def _mlp(n_in: int, hidden: int, n_out: int, n_hidden_layers: int = 1) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Linear(n_in, hidden), nn.ReLU()]
-    for _ in range(n_hidden_layers - 1):
-        layers += [nn.Linear(hidden, hidden), nn.ReLU()]
-    layers.append(nn.Linear(hidden, n_out))
-    return nn.Sequential(*layers)
-
-
-class PixelEncoder(nn.Module):
+class ImageMLPEncoder(nn.Module):
     """``phi``: uint8 image ``[B, 1, H, W]`` -> latent ``[B, latent_dim]``: pixels scaled to [0, 1], an MLP, and
     (``normalise=True``) a layer normalisation without learned scale, so every latent has mean 0 and variance 1
     across its coordinates (``||z||_2 = sqrt(latent_dim)``)."""
@@ -92,7 +85,7 @@ class PixelEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.observation_shape = tuple(observation_shape)
-        self.net = _mlp(int(np.prod(observation_shape)), hidden_dim, latent_dim, n_hidden_layers=2)
+        self.net = mlp(int(np.prod(observation_shape)), hidden_dim, latent_dim, num_hidden_layers=2)
         self.norm = nn.LayerNorm(latent_dim, elementwise_affine=False) if normalise else nn.Identity()
 
     def forward(self, observations: Tensor) -> Tensor:
@@ -106,7 +99,7 @@ class LatentRewardModel(nn.Module):
 
     def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.net = _mlp(latent_dim + action_dim, hidden_dim, 1)
+        self.net = mlp(latent_dim + action_dim, hidden_dim, 1, num_hidden_layers=1)
 
     def forward(self, latent: Tensor, action: Tensor) -> Tensor:
         return self.net(torch.cat([latent, action], dim=1)).squeeze(1)
@@ -117,7 +110,7 @@ class LatentTransitionModel(nn.Module):
 
     def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.net = _mlp(latent_dim + action_dim, hidden_dim, latent_dim)
+        self.net = mlp(latent_dim + action_dim, hidden_dim, latent_dim, num_hidden_layers=1)
 
     def forward(self, latent: Tensor, action: Tensor) -> Tensor:
         return latent + self.net(torch.cat([latent, action], dim=1))
@@ -128,7 +121,7 @@ class DeepMDPModel(nn.Module):
 
     def __init__(self, observation_shape: tuple[int, ...], action_dim: int, latent_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.encoder = PixelEncoder(observation_shape, latent_dim, hidden_dim)
+        self.encoder = ImageMLPEncoder(observation_shape, latent_dim, hidden_dim)
         self.reward = LatentRewardModel(latent_dim, action_dim, hidden_dim)
         self.transition = LatentTransitionModel(latent_dim, action_dim, hidden_dim)
         # Rewards may be trained standardised; predict_reward undoes it: r = offset + scale * R_bar(z, a).
@@ -145,8 +138,8 @@ class AutoencoderModel(nn.Module):
 
     def __init__(self, observation_shape: tuple[int, ...], latent_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.encoder = PixelEncoder(observation_shape, latent_dim, hidden_dim)
-        self.decoder = _mlp(latent_dim, hidden_dim, int(np.prod(observation_shape)), n_hidden_layers=2)
+        self.encoder = ImageMLPEncoder(observation_shape, latent_dim, hidden_dim)
+        self.decoder = mlp(latent_dim, hidden_dim, int(np.prod(observation_shape)), num_hidden_layers=2)
 
     def reconstruct(self, latent: Tensor) -> Tensor:
         return torch.sigmoid(self.decoder(latent))
