@@ -10,6 +10,7 @@ and :func:`final_scores` reads them back (manual score first, then the grader's)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import warnings
@@ -95,6 +96,22 @@ def autograded_notebook(result: SubmissionResult, release: Path, source: Path) -
     return nb
 
 
+def _fresh_gradebook(course: Path, names: list[str], sources: list[Path]) -> None:
+    """``course/gradebook.db`` holding the released assignments and no submission. ``generate_assignment`` runs
+    only when the source notebooks changed; otherwise a saved copy of its empty gradebook is reused."""
+    digest = hashlib.sha256(json.dumps(names).encode())
+    for source in sources:
+        digest.update(Path(source).read_bytes())
+    stamp, template = course / ".empty-gradebook.sha256", course / ".empty-gradebook.db"
+    released = all((course / RELEASE_DIRECTORY / n / f"{n}.ipynb").exists() for n in names)
+    if released and template.exists() and stamp.exists() and stamp.read_text() == digest.hexdigest():
+        shutil.copyfile(template, course / "gradebook.db")
+        return
+    make_course(course, names)
+    shutil.copyfile(course / "gradebook.db", template)
+    stamp.write_text(digest.hexdigest())
+
+
 def write_course(results: list[SubmissionResult], out: Path, names: list[str],
                  submitted: dict[tuple[str, str], str | None]) -> Path:
     """Rebuild ``OUT/course`` (config, release, gradebook, submitted/ and autograded/ notebooks); returns the db."""
@@ -109,8 +126,8 @@ def write_course(results: list[SubmissionResult], out: Path, names: list[str],
         for name in names:
             for folder in (course / step).glob(f"*/{name}"):
                 shutil.rmtree(folder)
-    make_course(course, names)
     known = assignments()
+    _fresh_gradebook(course, names, [known[n].source for n in names])
     basis = {}
     with warnings.catch_warnings(), _gradebook(db) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy warnings
