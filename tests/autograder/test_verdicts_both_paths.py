@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from test_checks import CHAPTERS
+from variants import CHECKS, VARIANTS
 
 from autograder.checks import CheckFailure
 from autograder.grading import RemoteFunction
@@ -74,7 +74,7 @@ def local_function(source: str, name: str):
 
 
 def variants(chapter: str):
-    parts = importlib.import_module(CHAPTERS[chapter][0]).PARTS
+    parts = importlib.import_module(VARIANTS[chapter]).PARTS
     for part, spec in parts.items():
         for kind in ("alternatives", "bugs"):
             extra = EXTRA.get(chapter, {}).get(part, {}).get(kind, {})
@@ -82,9 +82,9 @@ def variants(chapter: str):
                 yield part, spec["check"], f"{kind}/{label}", source
 
 
-@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+@pytest.mark.parametrize("chapter", sorted(CHECKS))
 def test_every_variant_gets_the_same_verdict_in_the_notebook_and_through_the_grader(chapter, tmp_path, capfd):
-    checks = importlib.import_module(CHAPTERS[chapter][1])
+    checks = importlib.import_module(CHECKS[chapter])
     tensors = chapter in TORCH_CHAPTERS
     worker = Worker(tmp_path / "scratch", LIMITS)
     differences, verdicts = [], {}

@@ -4,8 +4,9 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
-from reference_impl.agents import Batch, make_agent
+from reference_impl.agents import make_agent
 from reference_impl.agents.gradient_flow import group_order, parameter_groups, trace_gradient_flow
+from reference_impl.replay_buffer import Batch
 
 OBS_SHAPE = (6, 16, 16)
 TINY = ["size.image_size=16", "size.frame_stack=2", "size.num_filters=8", "size.feature_dim=12",

@@ -136,7 +136,7 @@ class GaussianLatentTransitionModel(nn.Module):
         if not 0.0 < sigma_min < sigma_max:
             raise ValueError(f"need 0 < sigma_min < sigma_max; got {sigma_min}, {sigma_max}.")
         self.sigma_min, self.sigma_max = sigma_min, sigma_max
-        self.net = _mlp(latent_dim + action_dim, hidden_dim, 2 * latent_dim)
+        self.net = mlp(latent_dim + action_dim, hidden_dim, 2 * latent_dim, num_hidden_layers=1)
 
     def forward(self, latent: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         shift, scale = self.net(torch.cat([latent, action], dim=1)).chunk(2, dim=1)
