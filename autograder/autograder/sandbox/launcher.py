@@ -168,7 +168,7 @@ class Worker:
         self.scratch.mkdir(parents=True, exist_ok=True)
         grader_dir = self.scratch.parent / f".{self.scratch.name}-grader"
         grader_dir.mkdir(exist_ok=True)
-        for name in ("worker.py", "protocol.py"):
+        for name in ("worker.py", "protocol.py", "student_call.py"):
             shutil.copy2(HERE / name, grader_dir / name)
         as_root = os.geteuid() == 0
         self.uid = sandbox_uid()
