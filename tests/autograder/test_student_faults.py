@@ -159,3 +159,36 @@ def test_a_tuple_is_not_a_loss_in_either_path():
                                       "    return loss, loss.detach()\n", "reward_loss")
     with pytest.raises(CheckFailure, match="must return a torch tensor; got tuple"):
         deepmdp.check_reward_loss(loss_and_extra)
+
+
+LOGS_TO_STDERR = '''
+import logging, os, sys
+import numpy as np
+logging.basicConfig(level=logging.INFO)
+log, err = logging.getLogger("student"), sys.stderr
+
+def greedy_policy(P, R, gamma, V):
+    log.info("greedy policy on %d states", R.shape[0])
+    print("debug", file=err)
+    os.write(2, b"from a C library\\n")
+    return np.argmax(R + gamma * np.einsum("ast,t->sa", P, V), axis=1)
+'''
+
+
+def test_correct_code_that_logs_to_stderr_leaves_the_test_cell_clean_in_a_kernel():
+    """nbgrader scores a test cell 0 when it shows stderr output: the check must keep the student's logging,
+    prints to a saved ``sys.stderr`` and writes to file descriptor 2 out of the test cell."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(LOGS_TO_STDERR),
+        nbformat.v4.new_code_cell("from autograder.checks.mdps import check_greedy_policy\n"
+                                  "check_greedy_policy(greedy_policy)\n"
+                                  "check_greedy_policy(greedy_policy, hidden=True)"),
+        nbformat.v4.new_code_cell("log.info('after the check')"),
+    ])
+    NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    test_outputs = nb.cells[1].outputs
+    assert test_outputs and all(o.get("name") == "stdout" for o in test_outputs), test_outputs
+    assert "40 random MDPs" in "".join(o.text for o in test_outputs)
+    assert any(o.get("name") == "stderr" for o in nb.cells[2].outputs), "logging is restored after the check"
