@@ -25,7 +25,7 @@ import nbformat
 
 from autograder.checks import CheckFailure
 from autograder.course import Assignment
-from autograder.sandbox import Limits, RemoteError, Worker, WorkerError
+from autograder.sandbox import BudgetExhausted, Limits, RemoteError, Worker, WorkerError
 from autograder.submission import ReadNotebook, UnreadableSubmission, read_submission
 
 PASSED, FAILED, NOT_GRADED = "passed", "failed", "not graded"
@@ -83,6 +83,8 @@ class StudentSession:
         self.worker: Worker | None = None
         self.names: dict[str, str] = {}
         self.executed = 0  # cells run in the current worker
+        self.deadline = time.monotonic() + limits.submission_seconds  # shared by every restarted worker
+        self.quota_hit = False
 
     def ensure_started(self, upto: int | None = None) -> None:
         """Have the first ``upto`` cells (all by default) run in a live worker, skipping those that hung or crashed
@@ -91,7 +93,8 @@ class StudentSession:
         changed = False  # the worker's names are re-read only when cells ran or the worker was replaced
         while True:
             if self.worker is None or not self.worker.alive:
-                self.worker = Worker(self.scratch, self.limits, sandbox=self.sandbox)
+                self.quota_hit = self.quota_hit or bool(self.worker and self.worker.quota_hit)
+                self.worker = Worker(self.scratch, self.limits, sandbox=self.sandbox, deadline=self.deadline)
                 self.executed, changed = 0, True
             for index in range(self.executed, upto):
                 label, source = self.cells[index]
@@ -100,6 +103,8 @@ class StudentSession:
                     continue
                 try:
                     reply = self.worker.exec_cell(source)
+                except BudgetExhausted:
+                    raise
                 except WorkerError as error:
                     self.skipped[index] = str(error)
                     self.notes.append(f"{label}: {error}; the cell was skipped")
@@ -119,6 +124,7 @@ class StudentSession:
 
     def close(self) -> None:
         if self.worker is not None:
+            self.quota_hit = self.quota_hit or self.worker.quota_hit
             self.worker.kill()
 
 
@@ -212,6 +218,9 @@ def run_test_cells(session: StudentSession, source_nb, tensors: bool,
     for grade_id, points, code in _test_cells(source_nb):
         try:
             session.ensure_started((positions or {}).get(grade_id))
+        except BudgetExhausted as error:
+            results.append(PartResult(grade_id, points, None, NOT_GRADED, f"not run: {error}"))
+            continue
         except WorkerError as error:
             results.append(PartResult(grade_id, points, 0.0, FAILED, f"the notebook could not be run: {error}"))
             continue
@@ -221,6 +230,8 @@ def run_test_cells(session: StudentSession, source_nb, tensors: bool,
             with contextlib.redirect_stdout(stdout):
                 exec(compile(code, f"<{grade_id}>", "exec"), dict(trusted), names)
             results.append(PartResult(grade_id, points, points, PASSED, stdout.getvalue().strip()))
+        except BudgetExhausted as error:
+            results.append(PartResult(grade_id, points, None, NOT_GRADED, f"not finished: {error}"))
         except (AssertionError, NameError, RemoteError, WorkerError) as error:
             results.append(PartResult(grade_id, points, 0.0, FAILED, _short(error)))
         except Exception as error:  # a fault on our side: never a silent zero
@@ -260,8 +271,16 @@ def grade_submission(student: str, assignment: Assignment, path: Path | None, sc
         shutil.rmtree(scratch.parent / f".{scratch.name}-grader", ignore_errors=True)
     result.cell_notes = session.notes
     result.output = "".join(session.output)[-8000:]
+    budget = any(p.status == NOT_GRADED and p.message.startswith(("not run:", "not finished:")) for p in result.parts)
+    if budget:
+        result.flags.append(f"time budget: the notebook used up its {limits.submission_seconds:.0f} s; "
+                            "the parts marked 'not graded' were not run (regrade with a larger budget)")
+    if session.quota_hit:
+        result.flags.append(f"disk quota: the notebook filled its {limits.scratch_bytes >> 20} MiB scratch "
+                            "folder (writes beyond it failed)")
     if any(p.status == NOT_GRADED for p in result.parts):
         result.status = PARTLY if any(p.status != NOT_GRADED for p in result.parts) else UNGRADABLE
-        result.reason = "some parts could not be graded (grader error); see the messages"
+        result.reason = (f"time budget of {limits.submission_seconds:.0f} s exceeded" if budget else
+                         "some parts could not be graded (grader error); see the messages")
     result.seconds = time.perf_counter() - start
     return result

@@ -9,7 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from fixture_class import CHAPTER, SOURCE, notebook
+from fixture_class import CHAPTER, RELEASE, SOURCE, notebook
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -108,7 +108,7 @@ def grade(nb, tmp_path, limits: Limits | None = None):
     path = tmp_path / f"{CHAPTER}.ipynb"
     nbformat.write(nb, path)
     return grade_submission("student", assignments()[CHAPTER], path, tmp_path / "scratch", source=SOURCE,
-                            limits=limits or Limits())
+                            release=RELEASE, limits=limits or Limits())
 
 
 def test_the_grader_records_a_failed_part_with_input_and_hint_not_a_grader_error(tmp_path):
@@ -192,3 +192,29 @@ def test_correct_code_that_logs_to_stderr_leaves_the_test_cell_clean_in_a_kernel
     assert test_outputs and all(o.get("name") == "stdout" for o in test_outputs), test_outputs
     assert "40 random MDPs" in "".join(o.text for o in test_outputs)
     assert any(o.get("name") == "stderr" for o in nb.cells[2].outputs), "logging is restored after the check"
+
+
+def test_restarts_cannot_exceed_the_submission_time_budget(tmp_path):
+    """A slow first cell and four hanging functions: each timeout restarts the worker and re-runs the slow cell.
+    The budget bounds the total, the parts it cut are 'not graded' (never a silent 0) and the status says why."""
+    hang = "def {}(*args, **kwargs):\n    while True:\n        pass\n"
+    nb = notebook({part: hang.format(part) for part in P_AT_V | {"policy_evaluation": 0, "greedy_policy": 0}})
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import time\ntime.sleep(3)"))
+    limits = Limits(cell_seconds=30, call_seconds=2, submission_seconds=14)
+    result = grade(nb, tmp_path, limits)
+    assert result.seconds < 14 + 10
+    assert any(flag.startswith("time budget") for flag in result.flags), result.flags
+    assert "time budget of 14 s exceeded" in result.reason
+    cut = [p for p in result.parts if p.points is None]
+    assert cut and all("time budget" in p.message for p in cut)
+    assert all(p.status == FAILED for p in result.parts if p.points is not None)
+
+
+def test_a_full_scratch_disk_is_reported(tmp_path):
+    fill = ("import os\nfor i in range(12):\n    with open(os.path.join(os.environ['HOME'], f'b{i}'), 'wb') as f:\n"
+            "        f.write(b'x' * 2**22)\n")
+    nb = notebook()
+    nb.cells.insert(0, nbformat.v4.new_code_cell(fill))
+    result = grade(nb, tmp_path, Limits(scratch_bytes=16 * 2**20))
+    assert any(flag.startswith("disk quota") for flag in result.flags), result.flags
+    assert result.points == result.max_points  # the answers above the cell are still graded

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from autograder.sandbox import WorkerError, WorkerTimeout, student_call
+from autograder.sandbox import BudgetExhausted, WorkerError, WorkerTimeout, student_call
 
 # Bounded, reproducible property runs (each check states its own number of examples). When one student function
 # fails in several ways, only the failure with the smallest input is reported (never an ExceptionGroup).
@@ -52,11 +52,12 @@ class CheckFailure(AssertionError):
 
 class _ProcessLost(BaseException):
     """The student's process timed out or died during a property run: stop at once (no shrinking, no more calls
-    into a dead process) and report the input it was working on. Not an ``Exception``, so hypothesis lets it pass."""
+    into a dead process) and raise ``error``: the failure on the input it was working on, or the end of the
+    submission's time budget. Not an ``Exception``, so hypothesis lets it pass."""
 
-    def __init__(self, failure: CheckFailure):
-        super().__init__(str(failure))
-        self.failure = failure
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
 
 
 _property_depth = 0  # > 0 while run_property drives the student's function
@@ -253,6 +254,10 @@ TIMEOUT_HINT = ("look for a loop that never ends on this input: a `while` whose 
 
 def _student_raised(function: str, error: Exception, inputs: dict[str, Any]) -> None:
     """Turn an exception from the student's code into the failure of the property being checked."""
+    if isinstance(error, BudgetExhausted):  # not a verdict: the grader reports the parts it could not run
+        if _property_depth:
+            raise _ProcessLost(error)
+        raise error
     if isinstance(error, WorkerError):  # the sandboxed process hung or died: no further call can be made
         if isinstance(error, WorkerTimeout):
             failure = CheckFailure(failure_message(function, f"did not return in time ({error})", inputs,
@@ -341,7 +346,7 @@ def run_property(body: Callable[..., None], strategy: st.SearchStrategy, *, max_
         # Hypothesis attaches notes ("Falsifying example: ..."); our message already shows the input.
         raise CheckFailure(str(failure)) from None
     except _ProcessLost as lost:
-        raise CheckFailure(str(lost.failure)) from None
+        raise lost.error from None
     except Flaky as flaky:
         first = next((e for e in _leaves(flaky) if isinstance(e, CheckFailure)), None)
         raise CheckFailure("the function gave different results when called again on the same input "
