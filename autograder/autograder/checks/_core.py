@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -40,14 +41,17 @@ PROPERTY_SETTINGS = dict(
     phases=(Phase.explicit, Phase.generate, Phase.shrink),
 )
 LITERAL_MAX_ENTRIES = 400  # inputs up to this size are printed in full, as copy-pasteable literals
+# What a notebook shows of a failure is wrapped for `nbgrader validate`, which cuts every line longer than 87
+# characters after its 4-space indent (the message itself, as in grades.csv, is not wrapped).
+WIDTH = 83
 
 
 class CheckFailure(AssertionError):
     """A check found an input on which the student's function is wrong."""
 
     def _render_traceback_(self) -> list[str]:
-        """What IPython shows for a failed check: the message alone, not the frames of the grader's code."""
-        return [f"CheckFailure: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+        """What IPython shows for a failed check: the message alone (wrapped), not the frames of the grader's code."""
+        return _wrap(f"CheckFailure: {self}").splitlines()
 
 
 class _ProcessLost(BaseException):
@@ -142,7 +146,7 @@ def format_value(value: Any) -> str:
     """An expected or obtained value, with enough digits to see a difference at the checks' tolerances."""
     value = _as_numpy(value)
     if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=8, floatmode="maxprec", max_line_width=100, threshold=200)
+        return np.array2string(value, precision=8, floatmode="maxprec", max_line_width=WIDTH - 14, threshold=200)
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, dict):  # weights of a network: values when small, otherwise shapes
@@ -193,7 +197,7 @@ def format_input(value: Any) -> str:
 def _literal(array: np.ndarray) -> str:
     if array.ndim == 0:
         return repr(array.item())
-    return np.array2string(array, separator=", ", floatmode="unique", threshold=sys.maxsize, max_line_width=100)
+    return np.array2string(array, separator=", ", floatmode="unique", threshold=sys.maxsize, max_line_width=WIDTH - 20)
 
 
 def _describe(value: Any) -> str:
@@ -225,6 +229,19 @@ def failure_message(function: str, prop: str, inputs: dict[str, Any], *, expecte
     if hint:
         lines.append(f"  hint: {hint}")
     return "\n".join(lines)
+
+
+def _wrap(text: str) -> str:
+    """Wrap lines longer than :data:`WIDTH` at spaces (continuations indented under their line)."""
+    out = []
+    for line in text.splitlines():
+        if len(line) <= WIDTH:
+            out.append(line.rstrip())
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line, width=WIDTH, subsequent_indent=indent + "    ", break_long_words=False,
+                             break_on_hyphens=False)
+    return "\n".join(out)
 
 
 def fail(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,
