@@ -25,7 +25,7 @@ import nbformat
 
 from autograder.checks import CheckFailure
 from autograder.course import Assignment
-from autograder.sandbox import BudgetExhausted, Limits, RemoteError, Worker, WorkerError
+from autograder.sandbox import BudgetExhausted, Limits, RemoteError, Worker, WorkerError, WorkerTimeout
 from autograder.submission import ReadNotebook, UnreadableSubmission, read_submission
 
 PASSED, FAILED, NOT_GRADED = "passed", "failed", "not graded"
@@ -107,7 +107,9 @@ class StudentSession:
                     raise
                 except WorkerError as error:
                     self.skipped[index] = str(error)
-                    self.notes.append(f"{label}: {error}; the cell was skipped")
+                    hint = (" (a loop that never ends? run the cell in the notebook and interrupt it: the traceback "
+                            "shows the line it was on)" if isinstance(error, WorkerTimeout) else "")
+                    self.notes.append(f"{label}: {error}; the cell was skipped{hint}")
                     if len(self.skipped) >= MAX_CELL_FAILURES:
                         raise
                     break
