@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PYTHONHASHSEED := 0
 
-.PHONY: setup sandbox book test lint exercises clean
+.PHONY: setup sandbox book test test-fast lint exercises clean
 
 # Create the virtual environment once; reinstall only when the pins or the local packages' metadata change.
 $(STAMP): requirements.txt reference_impl/pyproject.toml autograder/pyproject.toml
@@ -33,6 +33,12 @@ sandbox:
 # The whole test suite (what CI runs). Exit code 5 (no tests collected) is a failure, not a pass.
 test: setup sandbox
 	@$(BIN)/python -m pytest -n 2 --dist loadfile; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
+
+# Development tier: everything but the end-to-end runs (tests marked `slow`: nbgrader and course-grade over whole
+# classes, the book build, agent training). The same exit-code rule as `make test`.
+test-fast: setup sandbox
+	@$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
 lint: setup
