@@ -8,6 +8,8 @@
    one LP each) and the accelerated one (plan reuse with optimality certificates, action elimination).
 3. MICo (eq. 3.10) at |S| = 500 by Smith doubling and by SciPy's Lyapunov solver.
 4. Time against |S| for every metric, for the book's scaling figure.
+5. Ferns metric scaling 16 ... 512 (|A| = 4, dense P, tol 1e-3): CPU time and peak resident memory, each size in a
+   fresh process (``--ferns-scaling``; |S| = 512 runs a limited number of iterations, reported as such).
 
 Times are CPU seconds of this process with one BLAS thread (wall seconds are stored too).
 Results go to ``benchmarks/results/bisim_metrics.json``. Run: ``python benchmarks/bisim_metrics.py`` (a few minutes;
@@ -25,6 +27,9 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -191,11 +196,53 @@ def scaling(sizes):
     return out
 
 
+# ------------------------------------------------------------------------------------- 5. Ferns scaling
+
+
+def ferns_run(n_states: int, tol: float, max_iter: int) -> dict:
+    """One Ferns metric computation in this process: CPU/wall seconds, peak RSS (MiB), iterations, LP solves."""
+    mdp = random_mdp(n_states, 4, 0.9, seed=0)
+    c_R, c_T = metric_weights(mdp.gamma, "standard")
+    baseline_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # interpreter, libraries and P
+    start_cpu, start_wall = time.process_time(), time.perf_counter()
+    try:
+        run = kantorovich_fixed_point(mdp.P, mdp.R, c_R, c_T, tol=tol, max_iter=max_iter)
+        converged, iterations, lps = True, run.n_iterations, run.n_lp_solves
+    except RuntimeError:  # stopped at max_iter: a partial run, reported as such
+        converged, iterations, lps = False, max_iter, None
+    return {"n_states": n_states, "tol": tol, "converged": converged, "iterations": iterations, "lp_solves": lps,
+            "seconds": time.process_time() - start_cpu, "wall_seconds": time.perf_counter() - start_wall,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "baseline_rss_mib": baseline_mib}
+
+
+def ferns_scaling(sizes, tol):
+    """Each size in a fresh interpreter, so that the peak resident memory belongs to that size alone."""
+    rows = []
+    for n_states, max_iter in sizes:
+        code = (f"import json, benchmarks.bisim_metrics as b; "
+                f"print(json.dumps(b.ferns_run({n_states}, {tol}, {max_iter or 10_000})))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1], env=os.environ | {"PYTHONPATH": "."})
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        row = rows[-1]
+        print(f"Ferns |S|={n_states}: {row['seconds']:.1f} s CPU ({row['wall_seconds']:.1f} s wall), "
+              f"peak RSS {row['peak_rss_mib']:.0f} MiB (+{row['peak_rss_mib'] - row['baseline_rss_mib']:.0f} MiB "
+              f"during the run), {row['iterations']} iterations"
+              f"{'' if row['converged'] else ' (stopped there: partial run)'}", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke run, not the reported numbers)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--ferns-scaling", action="store_true",
+                        help="only the Ferns scaling table and the naive-loop comparison at |S| = 64, tol 1e-3; "
+                             "merged into the existing results file")
     args = parser.parse_args()
+    if args.ferns_scaling:
+        ferns_only(args)
+        return
     if args.quick:
         sizes = {"bisimulation_metric": [8, 16], "pi_bisimulation_metric": [8, 16],
                  "deterministic_bisimulation_metric": [16, 64], "mico_distance": [64, 128]}
@@ -219,6 +266,21 @@ def main() -> None:
         "scaling": scaling(sizes),
         "bisimulation_metric_speed": speed_target(**speed),
     }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+def ferns_only(args) -> None:
+    """Section 5 and the naive-loop speed-up at the issue's setting (|S| = 64, |A| = 4, tol 1e-3)."""
+    if args.quick:
+        sizes, speed = [(16, None), (32, None), (64, 2)], dict(n_states=12, n_actions=2, tol=1e-3, with_plain=False)
+    else:
+        sizes = [(16, None), (32, None), (64, None), (128, None), (256, None), (512, 2)]
+        speed = dict(n_states=64, n_actions=4, tol=1e-3, with_plain=False)
+    results = json.loads(args.output.read_text()) if args.output.is_file() else {}
+    results["ferns_speed_tol_1e-3"] = speed_target(**speed)
+    results["ferns_scaling"] = ferns_scaling(sizes, 1e-3)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.output}")

@@ -2,8 +2,8 @@
 
 The test cells come from the instructor's source notebook (hidden tests included) and execute in this trusted
 process. Inside them, every name the student defined resolves to a proxy that calls into the sandboxed worker
-and returns plain data only (:mod:`autograder.protocol`), so the checks, numpy, torch and builtins on this side
-cannot be patched by the student. A test cell scores its points when it raises nothing, as in nbgrader, and sees
+and returns plain data only (:mod:`autograder.sandbox.protocol`), so the checks, numpy, torch and builtins on this
+side cannot be patched by the student. A test cell scores its points when it raises nothing, as in nbgrader, and sees
 the student's cells that come before it in the submitted notebook, as when the notebook runs top to bottom.
 """
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
+from variants import VARIANTS
 
 from autograder.course import make_course, run_nbgrader
 
@@ -21,10 +22,8 @@ def notebook_with(source: Path, replacements: dict[str, str]) -> nbformat.Notebo
     return nb
 
 
-# chapter -> module of its correct alternatives and planted bugs
-CHAPTERS = {"01_mdps": "variants.ch01_mdps", "02_bisimulation": "variants.ch02_bisimulation",
-            "03_bisim_metrics": "variants.ch03_bisim_metrics", "04_deepmdp": "variants.ch04_deepmdp",
-            "05_sac_pixels": "variants.ch05_sac_pixels", "06_deepmdp_agent": "variants.ch06_deepmdp_agent"}
+# chapter -> module of its correct alternatives and planted bugs (from the chapter registry)
+CHAPTERS = VARIANTS
 
 
 def variant_notebooks(release: Path, parts: dict, kind: str):
