@@ -68,3 +68,24 @@ def test_test_cells_match_the_catalogue(chapter):
         assert hasattr(module, spec["check"]), f"{CHECKS[chapter]} has no {spec['check']}"
         source = graded[f"test_{part}"]
         assert f"{spec['check']}({part})" in source and f"{spec['check']}({part}, hidden=True)" in source
+
+
+VISIBLE_GOAL = 0.8
+
+
+@pytest.mark.parametrize("chapter", sorted(CHECKS))
+def test_visible_tests_catch_most_planted_bugs(chapter, capsys):
+    """What a student sees before submitting (the visible tests, ``course-selfcheck``) rejects at least 80% of the
+    chapter's planted bugs; ``benchmarks/catch_rates.py`` writes the per-bug table."""
+    module = importlib.import_module(CHECKS[chapter])
+    missed, total = [], 0
+    for part, spec in parts(chapter).items():
+        for label, source in spec["bugs"].items():
+            total += 1
+            try:
+                getattr(module, spec["check"])(compile_function(source, part))
+            except CheckFailure:
+                continue
+            missed.append(f"{part}/{label}")
+    assert (total - len(missed)) / total >= VISIBLE_GOAL, f"visible tests miss {missed}"
+    assert capsys.readouterr().err == ""
