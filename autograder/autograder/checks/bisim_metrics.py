@@ -246,7 +246,8 @@ def check_mico_distance(fn: Callable, hidden: bool = False) -> None:
             P_pi[absorbing] = np.eye(n)[absorbing]
             return {"P_pi": P_pi, "r_pi": _rewards(rng, rewards, (n,)), "gamma": gamma}
 
-        strategy = st.builds(mrp, st.integers(1, 8), st.integers(0, 10_000), st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.99]),
-                             st.sampled_from([None, 1, 2]), st.sampled_from(REWARD_KINDS))
+        strategy = st.builds(mrp, st.integers(1, 8), st.integers(0, 10_000),
+                             st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.99]), st.sampled_from([None, 1, 2]),
+                             st.sampled_from(REWARD_KINDS))
         run_property(lambda case: _mico_case(fn, case), strategy, max_examples=30)
         passed("mico_distance", "30 random Markov reward processes")

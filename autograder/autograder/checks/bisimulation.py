@@ -164,7 +164,10 @@ def _relabel(labels: np.ndarray, seed: int, contiguous: bool) -> np.ndarray:
     """The same partition under other label values: a permutation of 0..K-1, or distinct non-negative integers."""
     blocks = np.unique(labels)
     rng = np.random.default_rng(seed)
-    values = rng.permutation(len(blocks)) if contiguous else rng.choice(max(10, 2 * len(blocks)), size=len(blocks), replace=False)
+    if contiguous:
+        values = rng.permutation(len(blocks))
+    else:
+        values = rng.choice(max(10, 2 * len(blocks)), size=len(blocks), replace=False)
     return values[np.searchsorted(blocks, labels)]
 
 

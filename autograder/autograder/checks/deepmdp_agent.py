@@ -5,11 +5,11 @@ tensors, printed in the notebook too) so that the student's code can be run and 
 process and a whole agent's parameters compared entry by entry. Losses come from
 :mod:`reference_impl.deepmdp.losses` (eqs. 6.1-6.3) and :mod:`reference_impl.agents.sac_losses` (eqs. 5.2-5.7).
 
-Hidden input space (what the exercise text allows): batches of 1-6 (Part 1: 2-6, Part 3: 2-5, Part 4: 2-4) with latent sizes 1-4 and
-action sizes 1-2, standard-normal weights and values, pixels 0..255 in [B, 1, 3, 3] images; for the whole update,
-steps 0-5 with actor, target and decoder periods 1-3 (so every stage both runs and waits), ``not_done`` with
-both kinds of transition, ``discount`` in {0, 0.9, 0.99}, ``lr`` in {0.01, 0.05}, ``decoder_latent_lambda`` in
-{0, 0.1}.
+Hidden input space (what the exercise text allows): batches of 1-6 (Part 1: 2-6, Part 3: 2-5, Part 4: 2-4) with
+latent sizes 1-4 and action sizes 1-2, standard-normal weights and values, pixels 0..255 in [B, 1, 3, 3] images;
+for the whole update, steps 0-5 with actor and decoder periods 1-2 and target period 1-3 (so every stage both runs
+and waits), ``not_done`` with both kinds of transition, ``discount`` in {0, 0.9, 0.99}, ``lr`` in {0.01, 0.05},
+``decoder_latent_lambda`` in {0, 0.1}.
 """
 
 from __future__ import annotations

@@ -182,7 +182,8 @@ def check_value_iteration(fn: Callable, hidden: bool = False) -> None:
             _value_iteration_case(fn, {**_visible_case(), "tol": 1e-3})
             passed("value_iteration", "fixed three-state case")
             return
-        strategy = st.builds(lambda case, tol: {**case, "tol": tol}, mdp_cases(), st.sampled_from([1e-1, 1e-2, 1e-4, 1e-6]))
+        strategy = st.builds(lambda case, tol: {**case, "tol": tol}, mdp_cases(),
+                             st.sampled_from([1e-1, 1e-2, 1e-4, 1e-6]))
         run_property(lambda case: _value_iteration_case(fn, case), strategy, max_examples=HIDDEN_EXAMPLES)
         passed("value_iteration", f"{HIDDEN_EXAMPLES} random MDPs")
 
