@@ -1,9 +1,11 @@
 """The book builds with every chapter executed, has its figures, and renders math without a network."""
 
+import json
 import os
 import re
 import subprocess
 import sys
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,25 @@ def test_search_snippets_show_no_raw_tex(book_browser):
     assert not tex, f"search snippets with raw TeX: {tex[:3]}"
     assert not errors, errors
     assert not book_browser.blocked, f"requests left the machine: {book_browser.blocked}"
+
+
+@pytest.mark.slow
+def test_each_chapter_links_its_exercise_notebook_self_check_and_visible_tests(html):
+    """The chapter page offers the student notebook for download (the same file as in exercises/), the self-check
+    command, and one list item per visible test cell of that notebook, read from the notebook at build time."""
+    for chapter in chapters():
+        notebook = REPO_ROOT / "exercises" / chapter / f"{chapter}.ipynb"
+        page = (html / f"{chapter}.html").read_text()
+        links = re.findall(rf'<a class="reference download internal" download="" href="([^"]*/{chapter}\.ipynb)"', page)
+        assert len(links) == 1, f"{chapter}: expected one download link to {notebook.name}, found {links}"
+        assert (html / links[0]).read_bytes() == notebook.read_bytes(), f"{chapter}: the downloaded notebook differs"
+        assert f"course-selfcheck exercises/{chapter}/{chapter}.ipynb" in page
+        tests = [cell for cell in json.loads(notebook.read_text())["cells"]
+                 if cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
+        box = page[page.index('class="exercise-links'):]
+        box = box[:box.index("</ul>")]
+        assert box.count("<li>") == len(tests) > 0, f"{chapter}: {box.count('<li>')} listed, {len(tests)} test cells"
+        text = " ".join(html_unescape(re.sub(r"<[^>]+>", " ", box)).split())
+        for cell in tests:
+            code = " ".join("".join(cell["source"]).split())
+            assert code in text, f"{chapter}: the visible test {code!r} is not listed"
