@@ -20,6 +20,8 @@ class AuthorYearLabelStyle(BaseLabelStyle):
 
     def format_label(self, entry) -> str:
         names = [_surname(p) for p in entry.persons.get("author", entry.persons.get("editor", []))]
+        if "others" in names[1:]:  # BibTeX's "and others"
+            names = [names[0], "", ""]
         who = names[0] if len(names) == 1 else " and ".join(names) if len(names) == 2 else f"{names[0]} et al."
         return f"{who} {entry.fields.get('year', 'n.d.')}"
 
