@@ -111,9 +111,9 @@ def plot_learning_curves(curves: pd.DataFrame, path: str | os.PathLike, x: str =
 
 def analyse(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Write ``learning_curves.png`` and ``final_returns.csv`` to ``out_dir`` (default: the sweep folder)."""
+    runs = load_sweep(sweep_dir)  # first: a missing sweep folder is an error, not created empty
     out_dir = Path(out_dir or sweep_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = load_sweep(sweep_dir)
     plot_learning_curves(learning_curves(runs), out_dir / "learning_curves.png")
     table = final_return_table(runs)
     table.to_csv(out_dir / "final_returns.csv", index=False)
