@@ -56,19 +56,26 @@ def missing_runs(out: Path, agents: list[str], seeds: list[int], steps: int) -> 
 
 
 def waves(runs: list[tuple[str, int]], parallel: int) -> list[list[tuple[str, int]]]:
-    """Greedy groups of at most ``parallel`` runs, each a product ``agents × seeds`` (what one multirun sweeps)."""
-    pending, groups = list(runs), []
+    """Groups of at most ``parallel`` runs, each a product ``agents × seeds`` (what one multirun sweeps).
+
+    Greedy: the first pending agent's first seeds (at most ``parallel``), joined by every other agent that also
+    misses those seeds while the product still fits.
+    """
+    pending = list(runs)
+    groups = []
     while pending:
-        group = [pending.pop(0)]
-        for candidate in list(pending):
-            if len(group) == parallel:
-                break
-            trial = [*group, candidate]
-            agents, seeds = {a for a, _ in trial}, {s for _, s in trial}
-            if len(agents) * len(seeds) == len(trial):
-                group.append(candidate)
-                pending.remove(candidate)
+        seeds_of: dict[str, list[int]] = {}
+        for agent, seed in pending:
+            seeds_of.setdefault(agent, []).append(seed)
+        first = next(iter(seeds_of))
+        seeds = seeds_of[first][:parallel]
+        agents = [first]
+        for agent, agent_seeds in seeds_of.items():
+            if agent != first and set(seeds) <= set(agent_seeds) and (len(agents) + 1) * len(seeds) <= parallel:
+                agents.append(agent)
+        group = [(agent, seed) for agent in agents for seed in seeds]
         groups.append(group)
+        pending = [run for run in pending if run not in group]
     return groups
 
 

@@ -136,3 +136,20 @@ def test_a_fixed_seed_fixes_the_replicates():
                            for seed in (5, 5, 6))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_analyse_writes_the_robust_table_and_figures(tmp_path):
+    for agent, seed, returns in [("sac", 1, [0.0, 5.0]), ("sac", 2, [1.0, 9.0]), ("deepmdp", 1, [0.0, 7.0])]:
+        run_dir = tmp_path / "sweep" / f"{agent}_seed{seed}"
+        (run_dir / ".hydra").mkdir(parents=True)
+        (run_dir / ".hydra" / "config.yaml").write_text(
+            f"agent:\n  name: {agent}\n  lr: 0.001\nenv:\n  name: toy\nseed: {seed}\n")
+        pd.DataFrame({"step": [0, 10], "env_step": [0, 20], "episode": 0, "eval_return": returns,
+                      "wall_time_s": 0.0}).to_csv(run_dir / "eval.csv", index=False)
+    analysis.analyse(tmp_path / "sweep", tmp_path / "report")
+    scores = pd.read_csv(tmp_path / "report" / "scores.csv").set_index("agent")
+    assert scores.loc["sac", "iqm"] == pytest.approx(7.0) and scores.loc["deepmdp", "runs"] == 1
+    for name in ("score_curves.png", "performance_profiles.png", "learning_curves.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 1000
+    runs = analysis.load_sweep(tmp_path / "sweep", params=["agent.lr"])
+    assert runs["agent.lr"].eq(0.001).all()
