@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,35 @@ def config_file_text(root: Path, db_url: str | None = None) -> str:
         "from autograder.course import configure\n"
         f"configure(get_config(), Path({str(root)!r}), {db_url!r})  # noqa: F821\n"
     )
+
+
+def run_nbgrader(course: Path, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in the course folder ``course`` (raises with nbgrader's output when it fails)."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(),
+                            capture_output=capture, text=True)
+    if result.returncode:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed in {course}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_course(course: Path, names: list[str], *, db: bool = True, root: Path = REPO_ROOT) -> Path:
+    """An nbgrader course folder at ``course`` holding the chapters ``names``: the config, a copy of their source
+    notebooks and their release (``generate_assignment``, recorded in ``course/gradebook.db`` unless ``db`` is off).
+
+    The one place where the course's commands and tests build a working nbgrader course outside the repository.
+    """
+    course = Path(course)
+    course.mkdir(parents=True, exist_ok=True)
+    (course / "nbgrader_config.py").write_text(config_file_text(course, f"sqlite:///{course / 'gradebook.db'}"))
+    for name in names:
+        target = course / SOURCE_DIRECTORY / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(root / SOURCE_DIRECTORY / name, target,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", ".hypothesis"))
+        run_nbgrader(course, "generate_assignment", name, "--force", "--log-level=ERROR",
+                     *([] if db else ["--no-db"]))
+    return course
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The test cells come from the instructor's source notebook (hidden tests included) and execute in this trusted
 process. Inside them, every name the student defined resolves to a proxy that calls into the sandboxed worker
-and returns plain data only (:mod:`autograder.protocol`), so the checks, numpy, torch and builtins on this side
-cannot be patched by the student. A test cell scores its points when it raises nothing, as in nbgrader, and sees
+and returns plain data only (:mod:`autograder.sandbox.protocol`), so the checks, numpy, torch and builtins on this
+side cannot be patched by the student. A test cell scores its points when it raises nothing, as in nbgrader, and sees
 the student's cells that come before it in the submitted notebook, as when the notebook runs top to bottom.
 """
 
@@ -17,7 +17,6 @@ import shutil
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,51 +24,20 @@ import nbformat
 
 from autograder.checks import CheckFailure
 from autograder.course import Assignment
+from autograder.results import (
+    GRADER_ERROR,
+    PartResult,
+    PartStatus,
+    SubmissionResult,
+    SubmissionStatus,
+)
 from autograder.sandbox import Limits, RemoteError, Worker, WorkerError
 from autograder.submission import ReadNotebook, UnreadableSubmission, read_submission
 
-PASSED, FAILED, NOT_GRADED = "passed", "failed", "not graded"
-GRADED, PARTLY, UNGRADABLE = "graded", "partly graded", "could not be graded"
+PASSED, FAILED, NOT_GRADED = PartStatus.PASSED, PartStatus.FAILED, PartStatus.NOT_GRADED
+GRADED, PARTLY, UNGRADABLE = SubmissionStatus.GRADED, SubmissionStatus.PARTLY, SubmissionStatus.UNGRADABLE
 MAX_CELL_FAILURES = 8
 DEFAULT_LIMITS = Limits()
-
-
-@dataclass
-class PartResult:
-    grade_id: str
-    max_points: float
-    points: float | None
-    status: str
-    message: str = ""
-
-
-@dataclass
-class SubmissionResult:
-    student: str
-    assignment: str
-    status: str
-    reason: str = ""
-    parts: list[PartResult] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    cell_notes: list[str] = field(default_factory=list)
-    output: str = ""
-    seconds: float = 0.0
-    code: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def points(self) -> float:
-        return sum(p.points or 0.0 for p in self.parts)
-
-    @property
-    def max_points(self) -> float:
-        return sum(p.max_points for p in self.parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
-        return cls(**{**data, "parts": [PartResult(**p) for p in data["parts"]]})
 
 
 class StudentSession:
@@ -225,7 +193,7 @@ def run_test_cells(session: StudentSession, source_nb, tensors: bool,
             results.append(PartResult(grade_id, points, 0.0, FAILED, _short(error)))
         except Exception as error:  # a fault on our side: never a silent zero
             detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-            results.append(PartResult(grade_id, points, None, NOT_GRADED, f"grader error: {detail}"))
+            results.append(PartResult(grade_id, points, None, NOT_GRADED, f"{GRADER_ERROR}: {detail}"))
     return results
 
 
@@ -262,6 +230,6 @@ def grade_submission(student: str, assignment: Assignment, path: Path | None, sc
     result.output = "".join(session.output)[-8000:]
     if any(p.status == NOT_GRADED for p in result.parts):
         result.status = PARTLY if any(p.status != NOT_GRADED for p in result.parts) else UNGRADABLE
-        result.reason = "some parts could not be graded (grader error); see the messages"
+        result.reason = f"some parts could not be graded ({GRADER_ERROR}); see the messages"
     result.seconds = time.perf_counter() - start
     return result

@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from autograder.course import (
-    RELEASE_DIRECTORY,
-    REPO_ROOT,
-    SOURCE_DIRECTORY,
-    assignments,
-    config_file_text,
-    nbgrader_env,
-)
+from autograder.course import RELEASE_DIRECTORY, REPO_ROOT, assignments, make_course
 
 
 def generate(names: list[str], out: Path, root: Path = REPO_ROOT) -> None:
     """Run ``nbgrader generate_assignment`` in a scratch course folder and copy the releases into ``out``."""
     with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
-        course = Path(scratch)
-        (course / "nbgrader_config.py").write_text(config_file_text(course, f"sqlite:///{course}/gradebook.db"))
+        course = make_course(Path(scratch), names, db=False, root=root)
         for name in names:
-            shutil.copytree(root / SOURCE_DIRECTORY / name, course / SOURCE_DIRECTORY / name,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-            subprocess.run(
-                [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--no-db",
-                 "--log-level=WARN"],
-                cwd=course, check=True, env=nbgrader_env(),
-            )
             target = out / name
             if target.exists():
                 shutil.rmtree(target)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import csv
 import html
+import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder.grading import NOT_GRADED, PASSED, SubmissionResult
+from autograder.results import PartStatus, SubmissionResult, SubmissionStatus
+from autograder.similarity import similar_groups
 
-PART_COLUMNS = ["student", "assignment", "part", "points", "max_points", "part_status", "submission_status",
+IDENTITY_COLUMNS = ["student", "name", "lms", "lms_id", "late"]
+PART_COLUMNS = [*IDENTITY_COLUMNS, "assignment", "part", "points", "max_points", "part_status", "submission_status",
                 "reason", "flags", "message"]
+TOTAL_COLUMNS = [*IDENTITY_COLUMNS, "assignment", "points", "max_points", "status", "reason", "flags"]
+
+
+def _identity(r: SubmissionResult) -> list:
+    return [r.student, r.name, r.lms, r.lms_id, "late" if r.late else ""]
 
 
 def _first_line(text: str) -> str:
@@ -20,22 +28,22 @@ def _first_line(text: str) -> str:
 def write_csvs(results: list[SubmissionResult], out: Path) -> None:
     """``grades.csv`` (one row per question) and ``totals.csv`` (one row per student and assignment).
 
-    ``points`` is empty, never 0, when a question could not be graded; ``part_status`` then says so.
+    ``points`` is empty, never 0, when a question could not be graded; ``part_status`` then says so. The
+    identity columns keep what the source said: the name, the LMS and its user id, and the late marker.
     """
     with open(out / "grades.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(PART_COLUMNS)
         for r in results:
             for p in r.parts:
-                writer.writerow([r.student, r.assignment, p.grade_id, "" if p.points is None else p.points,
-                                 p.max_points, p.status, r.status, r.reason, "; ".join(r.flags),
-                                 _first_line(p.message)])
+                writer.writerow([*_identity(r), r.assignment, p.grade_id, "" if p.points is None else p.points,
+                                 p.max_points, p.status, r.status, r.reason, "; ".join(r.flags), p.message])
     with open(out / "totals.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "points", "max_points", "status", "reason", "flags"])
+        writer.writerow(TOTAL_COLUMNS)
         for r in results:
-            ungraded = r.status != "graded" and all(p.points is None for p in r.parts)
-            writer.writerow([r.student, r.assignment, "" if ungraded else r.points, r.max_points, r.status,
+            ungraded = r.status != SubmissionStatus.GRADED and all(p.points is None for p in r.parts)
+            writer.writerow([*_identity(r), r.assignment, "" if ungraded else r.points, r.max_points, r.status,
                              r.reason, "; ".join(r.flags)])
 
 
@@ -50,7 +58,7 @@ table { border-collapse: collapse; } td, th { padding: .3rem .8rem; border-botto
 
 def feedback_html(result: SubmissionResult) -> str:
     esc = html.escape
-    total = "—" if result.status == "could not be graded" else f"{result.points:g} / {result.max_points:g}"
+    total = "—" if result.status == SubmissionStatus.UNGRADABLE else f"{result.points:g} / {result.max_points:g}"
     rows, details = [], []
     for p in result.parts:
         css = p.status.replace(" ", "")
@@ -80,8 +88,26 @@ def write_feedback(results: list[SubmissionResult], out: Path) -> None:
         (folder / f"{r.assignment}.html").write_text(feedback_html(r))
 
 
-def write_summary(results: list[SubmissionResult], out: Path) -> str:
-    """``summary.md`` (status counts, per-question pass rates, flags) and ``grade_histogram.png``."""
+def _failure_key(message: str) -> str:
+    """The first line of a failure message, numbers blanked, so that the same failure on other inputs counts once."""
+    import re
+
+    return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", _first_line(message))[:160]
+
+
+def class_statistics(group: list[SubmissionResult]) -> str:
+    """Mean and median total over the submissions with every part graded."""
+    totals = [r.points for r in group if r.complete and r.status != SubmissionStatus.UNGRADABLE]
+    if not totals:
+        return "No submission has every part graded yet."
+    maximum = group[0].max_points
+    return (f"Class mean {statistics.mean(totals):.2f} / {maximum:g}, median {statistics.median(totals):g} / "
+            f"{maximum:g} (over the {len(totals)} submissions with every part graded).")
+
+
+def write_summary(results: list[SubmissionResult], out: Path, stubs: dict[str, dict[str, str]] | None = None) -> str:
+    """``summary.md`` (status counts, mean and median, per-question pass rates and most common failure, flags,
+    similar answers) and ``grade_histogram.png``. ``stubs``: assignment -> answer cell id -> the release's stub."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,23 +120,37 @@ def write_summary(results: list[SubmissionResult], out: Path) -> str:
     fig, axes = plt.subplots(1, max(1, len(by_assignment)), figsize=(4.5 * max(1, len(by_assignment)), 3.2),
                              squeeze=False)
     for ax, (assignment, group) in zip(axes[0], sorted(by_assignment.items()), strict=False):
-        statuses = Counter(r.status for r in group)
+        statuses = Counter(str(r.status) for r in group)
         lines += [f"## {assignment}", "", f"{len(group)} submissions: "
-                  + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())), "",
-                  "| question | passed | failed | not graded | pass rate |", "|---|---|---|---|---|"]
+                  + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())), "", class_statistics(group), "",
+                  "| question | passed | failed | not graded | pass rate | most common failure |",
+                  "|---|---|---|---|---|---|"]
         part_ids = list(dict.fromkeys(p.grade_id for r in group for p in r.parts))
         for gid in part_ids:
-            counts = Counter(p.status for r in group for p in r.parts if p.grade_id == gid)
-            graded = counts[PASSED] + counts["failed"]
-            rate = f"{100 * counts[PASSED] / graded:.0f}%" if graded else "—"
-            lines.append(f"| {gid} | {counts[PASSED]} | {counts['failed']} | {counts[NOT_GRADED]} | {rate} |")
-        flagged = [r for r in group if r.flags or r.status != "graded"]
+            mine = [p for r in group for p in r.parts if p.grade_id == gid]
+            counts = Counter(p.status for p in mine)
+            graded = counts[PartStatus.PASSED] + counts[PartStatus.FAILED]
+            rate = f"{100 * counts[PartStatus.PASSED] / graded:.0f}%" if graded else "—"
+            failures = Counter(_failure_key(p.message) for p in mine if p.status == PartStatus.FAILED)
+            common = ""
+            if failures:
+                text, n = failures.most_common(1)[0]
+                common = f"{n}×: {text}".replace("|", "\\|")
+            lines.append(f"| {gid} | {counts[PartStatus.PASSED]} | {counts[PartStatus.FAILED]} | "
+                         f"{counts[PartStatus.NOT_GRADED]} | {rate} | {common} |")
+        flagged = [r for r in group if r.flags or r.status != SubmissionStatus.GRADED]
         if flagged:
             lines += ["", "For review:", ""]
             lines += [f"- **{r.student}** ({r.status}{': ' + r.reason if r.reason else ''}): "
                       + "; ".join(r.flags) for r in flagged]
+        groups = similar_groups(group, (stubs or {}).get(assignment, {}))
+        lines += ["", "Similar answers (normalised code; for review, not proof of anything):", ""]
+        if not groups:
+            lines.append("- none found")
+        for part, found in groups.items():
+            lines += [f"- **{part}**: {kind}: {', '.join(students)}" for kind, students in found]
         lines.append("")
-        totals = [r.points for r in group if r.status != "could not be graded"]
+        totals = [r.points for r in group if r.status != SubmissionStatus.UNGRADABLE]
         maximum = group[0].max_points or 1
         ax.hist(totals, bins=min(20, max(5, int(maximum) + 1)), range=(0, maximum), color="#3b6ea8")
         ax.set_title(f"{assignment} ({len(totals)} graded)")

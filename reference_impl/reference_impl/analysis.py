@@ -4,7 +4,9 @@
 agent, environment and seed come from the run's ``.hydra/config.yaml``), and writes
 
 * ``learning_curves.png`` — mean evaluation return per agent against environment steps, with a 95% confidence band;
-* ``final_returns.csv`` — per agent: number of seeds, mean final return, the band's half-width, min and max.
+* ``final_returns.csv`` — per agent: number of seeds, mean final return, the band's half-width, min and max, and
+  ``final_step``: the largest *environment* step (agent steps × action repeat) at which a run of that agent had its
+  last evaluation — the step the final returns are counted at.
 
 The band is Student's t interval over seeds, ``mean ± t_{0.975, n-1} · s / sqrt(n)`` (eq. 6.5), with ``s`` the
 sample standard deviation over the ``n`` seeds at that step (no band for a single seed).
@@ -29,6 +31,9 @@ def load_sweep(sweep_dir: str | os.PathLike) -> pd.DataFrame:
     Columns: ``run, agent, env, seed, step, env_step, eval_return``.
     """
     sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"sweep folder {sweep_dir} does not exist (give the folder of a Hydra multirun, "
+                                "e.g. multirun/<date>/<time>).")
     frames = []
     for eval_csv in sorted(sweep_dir.rglob("eval.csv")):
         run_dir = eval_csv.parent
@@ -68,7 +73,8 @@ def learning_curves(runs: pd.DataFrame, x: str = "env_step", confidence: float =
 
 
 def final_return_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Per agent, over seeds: the return at each run's last evaluation (mean, band half-width, min, max, n)."""
+    """Per agent, over seeds: the return at each run's last evaluation (mean, band half-width, min, max, n), and
+    ``final_step``, the largest environment step among those last evaluations."""
     last = runs.sort_values("step").groupby("run").tail(1)
     table = last.groupby("agent")["eval_return"].agg(n="count", mean="mean", min="min", max="max")
     table["half_width"] = last.groupby("agent")["eval_return"].apply(
@@ -119,7 +125,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("sweep_dir", help="a Hydra multirun folder (or any folder containing run folders)")
     parser.add_argument("--out", default=None, help="where to write the PNG and the CSV (default: sweep_dir)")
     args = parser.parse_args(argv)
-    table = analyse(args.sweep_dir, args.out)
+    try:
+        table = analyse(args.sweep_dir, args.out)
+    except (FileNotFoundError, ValueError) as error:
+        parser.exit(2, f"error: {error}\n")
     with pd.option_context("display.float_format", "{:.1f}".format):
         print(table.to_string(index=False))
 

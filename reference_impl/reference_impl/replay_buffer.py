@@ -3,8 +3,10 @@
 Transitions ``(x, a, r, x', not_done)`` are stored in fixed numpy arrays (a ring: the oldest is overwritten when
 full); pixels stay ``uint8`` (4× smaller than floats) until the encoder divides by 255. ``not_done = 1 - terminated``:
 a time-limit truncation is *not* terminal, so the critic still bootstraps through it (eq. 5.2).
-Sampling is uniform with replacement from a seeded ``numpy`` generator; :meth:`ReplayBuffer.save` /
-:meth:`ReplayBuffer.load` store the contents *and* the generator state, so a resumed run samples the same batches.
+A multi-task environment also gives each transition a task id (``info["task"]``); the buffer stores it and the batch
+carries it as ``Batch.task`` (``None`` for single-task data). Sampling is uniform with replacement from a seeded
+``numpy`` generator; :meth:`ReplayBuffer.save` / :meth:`ReplayBuffer.load` store the contents *and* the generator
+state, so a resumed run samples the same batches.
 """
 
 from __future__ import annotations
@@ -13,11 +15,22 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from reference_impl.agents.sac import Batch
+
+class Batch(NamedTuple):
+    """A replay batch on the agent's device: pixels stay ``uint8`` until the encoder divides by 255."""
+
+    obs: Tensor  # uint8 [B, C, H, W]
+    action: Tensor  # float [B, |A|], in the environment's action box
+    reward: Tensor  # float [B, 1]
+    next_obs: Tensor  # uint8 [B, C, H, W]
+    not_done: Tensor  # float [B, 1]: 0 only where the episode *terminated* (a time limit is not terminal)
+    task: Tensor | None = None  # int64 [B]: the task id of each transition (multi-task data only)
 
 
 class ReplayBuffer:
@@ -44,6 +57,8 @@ class ReplayBuffer:
         self.action = np.empty((capacity, *self.action_shape), dtype=np.float32)
         self.reward = np.empty((capacity, 1), dtype=np.float32)
         self.not_done = np.empty((capacity, 1), dtype=np.float32)
+        self.task = np.zeros(capacity, dtype=np.int64)
+        self.has_tasks = False
         self.index = 0
         self.full = False
         self.rng = np.random.default_rng(seed)
@@ -51,8 +66,12 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.capacity if self.full else self.index
 
-    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
-        """Store one transition; ``terminated`` is the environment's *terminal* flag, never a truncation."""
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
+            task: int | None = None) -> None:
+        """Store one transition; ``terminated`` is the environment's *terminal* flag, never a truncation; ``task`` is
+        the transition's task id in a multi-task environment (all or none of the transitions must have one)."""
+        if (task is not None) != self.has_tasks and len(self) > 0:
+            raise ValueError("a replay buffer holds either single-task data (task=None) or multi-task data, not both.")
         if obs.shape != self.obs_shape or next_obs.shape != self.obs_shape:
             raise ValueError(f"observations must have shape {self.obs_shape}; got {obs.shape} and {next_obs.shape}.")
         self.obs[self.index] = obs
@@ -60,6 +79,8 @@ class ReplayBuffer:
         self.action[self.index] = action
         self.reward[self.index] = reward
         self.not_done[self.index] = 0.0 if terminated else 1.0
+        self.has_tasks = task is not None
+        self.task[self.index] = 0 if task is None else int(task)
         self.index = (self.index + 1) % self.capacity
         self.full = self.full or self.index == 0
 
@@ -78,6 +99,7 @@ class ReplayBuffer:
             reward=to_tensor(self.reward),
             next_obs=to_tensor(self.next_obs),
             not_done=to_tensor(self.not_done),
+            task=to_tensor(self.task) if self.has_tasks else None,
         )
 
     def save(self, path: str | os.PathLike) -> None:
@@ -90,6 +112,8 @@ class ReplayBuffer:
             action=self.action[:size],
             reward=self.reward[:size],
             not_done=self.not_done[:size],
+            task=self.task[:size],
+            has_tasks=self.has_tasks,
             index=self.index,
             full=self.full,
             rng_state=np.array(json.dumps(self.rng.bit_generator.state)),
@@ -106,6 +130,9 @@ class ReplayBuffer:
                 )
             for name in ("obs", "next_obs", "action", "reward", "not_done"):
                 getattr(self, name)[:size] = data[name]
+            if "task" in data.files:  # absent in buffers saved before tasks were stored
+                self.task[:size] = data["task"]
+                self.has_tasks = bool(data["has_tasks"])
             self.index = int(data["index"])
             self.full = bool(data["full"])
             self.rng.bit_generator.state = json.loads(str(data["rng_state"]))

@@ -1,21 +1,28 @@
-"""Train a pixel agent: ``python -m reference_impl.train agent=deepmdp env=point_mass seed=1`` (book chapters 5–7).
+"""Train a pixel agent: ``python -m reference_impl.train agent=deepmdp env=point_mass seed=1`` (book chapters 5–6).
 
 One readable loop: at each episode boundary evaluate (every ``eval_freq`` steps), checkpoint (every
 ``checkpoint_freq`` steps), then run one episode in which every step acts, updates the agent (after ``init_steps``)
 and stores the transition. The run directory (Hydra's output directory) receives
 
 * ``train.csv`` — one row per training episode: return, length, steps, mean update metrics, wall time;
-* ``eval.csv`` — one row per evaluation: mean return of ``num_eval_episodes`` deterministic episodes;
+* ``eval.csv`` — one row per evaluation: mean return of ``num_eval_episodes`` deterministic episodes (and, in a
+  multi-task environment, ``eval_return_task<k>`` per task);
 * ``checkpoints/step_<n>/`` — agent, optimizers, replay buffer, every random generator's state, counters and the
   log rows so far; ``checkpoints/latest`` names the newest one.
 
+The run folder and every evaluation are printed as plain lines (also when the output is not a terminal).
+
 **Resume.** Restart with the same output directory (``hydra.run.dir=<dir>``) and the run continues from the newest
-checkpoint; log rows written after it are discarded and recomputed. With ``deterministic=true`` on a CPU the resumed
+checkpoint; log rows written after it are discarded and recomputed. On Ctrl-C the run prints where its last
+checkpoint is and the exact command that resumes it. With ``deterministic=true`` on a CPU the resumed
 run reproduces the uninterrupted one exactly (the tests compare ``train.csv`` and ``eval.csv``).
 
 **Sweeps.** ``python -m reference_impl.train -m agent=sac,sac_ae,deepmdp seed=1,2,3`` runs locally, one job after
-another; add ``hydra/launcher=submitit_local`` (processes) or ``hydra/launcher=submitit_slurm
-hydra.launcher.partition=<partition>`` (a SLURM cluster, see ``conf/hydra/launcher/submitit_slurm.yaml``).
+another; add ``hydra/launcher=submitit_local`` (processes) or ``hydra/launcher=slurm
+hydra.launcher.partition=<partition>`` (a SLURM cluster, see ``conf/hydra/launcher/slurm.yaml``).
+
+**Multi-task.** ``agent=deepmdp_multitask env=point_mass_multi_goal``: the environment reports each episode's task
+in ``info["task"]``; the loop passes it to the agent and stores it in the replay buffer.
 Then ``python -m reference_impl.analysis <sweep dir>`` draws the learning curves.
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -40,6 +48,7 @@ from tqdm import tqdm
 
 from reference_impl.agents import make_agent
 from reference_impl.agents.sac import Agent
+from reference_impl.envs.multi_goal_point_mass import register_multi_goal_point_mass
 from reference_impl.envs.point_mass import register_point_mass
 from reference_impl.replay_buffer import ReplayBuffer
 from reference_impl.wrappers import ActionRepeat, FrameStack
@@ -62,6 +71,7 @@ def resolve_device(name: str) -> torch.device:
 def make_env(env_cfg: DictConfig) -> gym.Env:
     """``gym.make(id, **kwargs)`` → :class:`ActionRepeat` → :class:`FrameStack`."""
     register_point_mass()
+    register_multi_goal_point_mass()
     env = gym.make(env_cfg.id, **env_cfg.get("kwargs", {}))
     return FrameStack(ActionRepeat(env, env_cfg.action_repeat), env_cfg.frame_stack)
 
@@ -94,20 +104,25 @@ class CsvLog:
 
 
 @torch.no_grad()
-def evaluate(agent: Agent, env: gym.Env, num_episodes: int, run_seed: int) -> float:
-    """Mean return of ``num_episodes`` episodes of the deterministic policy ``tanh(mu)`` (same starts every time)."""
+def evaluate(agent: Agent, env: gym.Env, num_episodes: int, run_seed: int) -> dict[str, float]:
+    """``{"eval_return": mean return}`` of ``num_episodes`` episodes of the deterministic policy ``tanh(mu)`` (same
+    starts every time); in a multi-task environment also ``eval_return_task<k>``, each task's mean."""
     agent.train(False)
-    returns = []
+    returns, per_task = [], {}
     for k in range(num_episodes):
-        obs, _ = env.reset(seed=episode_seed(run_seed, EVAL_SEED_OFFSET + k))
+        obs, info = env.reset(seed=episode_seed(run_seed, EVAL_SEED_OFFSET + k))
+        task = info.get("task")
         done, episode_return = False, 0.0
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, sample=False))
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, sample=False, task=task))
             episode_return += float(reward)
             done = terminated or truncated
         returns.append(episode_return)
+        if task is not None:
+            per_task.setdefault(int(task), []).append(episode_return)
     agent.train(True)
-    return float(np.mean(returns))
+    return {"eval_return": float(np.mean(returns))} | {
+        f"eval_return_task{task}": float(np.mean(values)) for task, values in sorted(per_task.items())}
 
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
@@ -145,9 +160,28 @@ def load_checkpoint(directory: Path) -> tuple[dict[str, Any], Path] | None:
 
 
 # ---------------------------------------------------------------------------------------------------- the loop
+def say(progress: tqdm, message: str) -> None:
+    """Print one line to stdout, above the progress bar when there is one (``tqdm.write``), flushed at once."""
+    if progress.disable:
+        print(message, flush=True)
+    else:
+        tqdm.write(message, file=sys.stdout)
+
+
+def resume_command(output_dir: Path) -> str:
+    """The command that resumes the run in ``output_dir``: this job's overrides plus ``hydra.run.dir``."""
+    try:
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.run.dir=")]
+    except ValueError:  # run() called without Hydra (tests, notebooks)
+        overrides = []
+    return shlex.join([sys.executable, "-m", "reference_impl.train", *overrides, f"hydra.run.dir={output_dir}"])
+
+
 def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
-    """Train (or resume) one run in ``output_dir``; returns the final counters and the last evaluation return."""
-    output_dir = Path(output_dir)
+    """Train (or resume) one run in ``output_dir``; returns the final counters and the last evaluation return.
+
+    On Ctrl-C (``KeyboardInterrupt``) it prints where the last checkpoint is and how to resume, then re-raises."""
+    output_dir = Path(output_dir).absolute()
     output_dir.mkdir(parents=True, exist_ok=True)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -160,8 +194,8 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
 
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
     obs_shape, action_shape = env.observation_space.shape, env.action_space.shape
-    action_range = (float(env.action_space.low.min()), float(env.action_space.high.max()))
-    agent = make_agent(cfg.agent, obs_shape, action_shape, action_range, device)
+    action_low, action_high = env.action_space.low, env.action_space.high
+    agent = make_agent(cfg.agent, obs_shape, action_shape, (action_low, action_high), device)
     buffer = ReplayBuffer(obs_shape, action_shape, cfg.replay_buffer.capacity, cfg.replay_buffer.batch_size,
                           device, seed=cfg.seed)
 
@@ -184,56 +218,72 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
     show_progress = sys.stderr.isatty() if cfg.progress_bar == "auto" else bool(cfg.progress_bar)
     progress = tqdm(total=cfg.num_train_steps, initial=counters["step"], disable=not show_progress,
                     desc=f"{cfg.agent.name} seed {cfg.seed}")
+    resumed = f" (resuming at step {counters['step']})" if checkpoint is not None else ""
+    say(progress, f"run folder: {output_dir}{resumed}")
     start_time = time.perf_counter() - counters["wall_time_s"]
     action_repeat = cfg.env.action_repeat
     stopped = False
-    while True:
-        # ---- episode boundary: evaluate, checkpoint, maybe stop
-        step = counters["step"]
-        counters["wall_time_s"] = time.perf_counter() - start_time
-        finished = step >= cfg.num_train_steps
-        evaluated_here = bool(logs["eval"].rows) and logs["eval"].rows[-1]["step"] == step
-        if (step >= counters["next_eval_step"] or finished) and not evaluated_here:
-            eval_return = evaluate(agent, eval_env, cfg.num_eval_episodes, cfg.seed)
-            logs["eval"].append({"step": step, "env_step": step * action_repeat, "episode": counters["episode"],
-                                 "eval_return": eval_return, "wall_time_s": counters["wall_time_s"]})
-            while counters["next_eval_step"] <= step:
-                counters["next_eval_step"] += cfg.eval_freq
-        due = step >= counters["next_checkpoint_step"] or finished
-        if cfg.checkpoint_freq and due and counters.get("checkpoint_step") != step:
-            while counters["next_checkpoint_step"] <= step:
-                counters["next_checkpoint_step"] += cfg.checkpoint_freq
-            counters["checkpoint_step"] = step
-            save_checkpoint(output_dir, counters, agent, buffer, action_rng, logs)
-        if finished:
-            break
-        if cfg.stop_after_steps is not None and step >= cfg.stop_after_steps:
-            stopped = True
-            break
+    try:
+        while True:
+            # ---- episode boundary: evaluate, checkpoint, maybe stop
+            step = counters["step"]
+            counters["wall_time_s"] = time.perf_counter() - start_time
+            finished = step >= cfg.num_train_steps
+            evaluated_here = bool(logs["eval"].rows) and logs["eval"].rows[-1]["step"] == step
+            if (step >= counters["next_eval_step"] or finished) and not evaluated_here:
+                returns = evaluate(agent, eval_env, cfg.num_eval_episodes, cfg.seed)
+                logs["eval"].append({"step": step, "env_step": step * action_repeat, "episode": counters["episode"],
+                                     **returns, "wall_time_s": counters["wall_time_s"]})
+                say(progress, f"eval  step {step}  env_step {step * action_repeat}  "
+                    + "  ".join(f"{name} {value:.1f}" for name, value in returns.items())
+                    + f"  ({counters['wall_time_s']:.0f} s)")
+                while counters["next_eval_step"] <= step:
+                    counters["next_eval_step"] += cfg.eval_freq
+            due = step >= counters["next_checkpoint_step"] or finished
+            if cfg.checkpoint_freq and due and counters.get("checkpoint_step") != step:
+                while counters["next_checkpoint_step"] <= step:
+                    counters["next_checkpoint_step"] += cfg.checkpoint_freq
+                counters["checkpoint_step"] = step
+                save_checkpoint(output_dir, counters, agent, buffer, action_rng, logs)
+            if finished:
+                break
+            if cfg.stop_after_steps is not None and step >= cfg.stop_after_steps:
+                stopped = True
+                break
 
-        # ---- one training episode
-        obs, _ = env.reset(seed=episode_seed(cfg.seed, counters["episode"]))
-        done, episode_return, episode_length, metric_sums, num_updates = False, 0.0, 0, {}, 0
-        while not done:
-            if step < cfg.init_steps:
-                action = action_rng.uniform(-1.0, 1.0, size=action_shape).astype(np.float32)
-            else:
-                action = agent.act(obs, sample=True)
-                for name, value in agent.update(buffer.sample(), step).items():
-                    metric_sums[name] = metric_sums.get(name, 0.0) + value
-                num_updates += 1
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(obs, action, reward, next_obs, terminated)  # a truncation is not terminal
-            obs, done = next_obs, terminated or truncated
-            episode_return += float(reward)
-            episode_length += 1
-            step += 1
-            progress.update(1)
-        counters["step"], counters["episode"] = step, counters["episode"] + 1
-        row = {"step": step, "env_step": step * action_repeat, "episode": counters["episode"],
-               "episode_return": episode_return, "episode_length": episode_length}
-        row |= {name: total / num_updates for name, total in sorted(metric_sums.items())}
-        logs["train"].append(row | {"wall_time_s": time.perf_counter() - start_time})
+            # ---- one training episode
+            obs, info = env.reset(seed=episode_seed(cfg.seed, counters["episode"]))
+            task = info.get("task")  # a multi-task environment says which task this episode is
+            done, episode_return, episode_length, metric_sums, num_updates = False, 0.0, 0, {}, 0
+            while not done:
+                if step < cfg.init_steps:
+                    action = action_rng.uniform(action_low, action_high, size=action_shape).astype(np.float32)
+                else:
+                    action = agent.act(obs, sample=True, task=task)
+                    for name, value in agent.update(buffer.sample(), step).items():
+                        metric_sums[name] = metric_sums.get(name, 0.0) + value
+                    num_updates += 1
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                buffer.add(obs, action, reward, next_obs, terminated, task=task)  # a truncation is not terminal
+                obs, done = next_obs, terminated or truncated
+                episode_return += float(reward)
+                episode_length += 1
+                step += 1
+                progress.update(1)
+            counters["step"], counters["episode"] = step, counters["episode"] + 1
+            row = {"step": step, "env_step": step * action_repeat, "episode": counters["episode"],
+                   "episode_return": episode_return, "episode_length": episode_length}
+            row |= {"task": task} if task is not None else {}
+            row |= {name: total / num_updates for name, total in sorted(metric_sums.items())}
+            logs["train"].append(row | {"wall_time_s": time.perf_counter() - start_time})
+    except KeyboardInterrupt:
+        progress.close()
+        pointer = output_dir / "checkpoints" / "latest"
+        where = (f"the last checkpoint is {pointer.parent / pointer.read_text().strip()}"
+                 if pointer.exists() else "no checkpoint was written yet (checkpoint_freq)")
+        print(f"\ninterrupted at step {counters['step']}: {where}.\nresume with:\n  {resume_command(output_dir)}",
+              flush=True)
+        raise
     progress.close()
     last_eval = logs["eval"].rows[-1]["eval_return"] if logs["eval"].rows else float("nan")
     return {"step": counters["step"], "episode": counters["episode"], "eval_return": last_eval, "stopped": stopped,
@@ -243,7 +293,10 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Hydra entry point; returns the last evaluation return (useful to sweepers)."""
-    return run(cfg, HydraConfig.get().runtime.output_dir)["eval_return"]
+    try:
+        return run(cfg, HydraConfig.get().runtime.output_dir)["eval_return"]
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

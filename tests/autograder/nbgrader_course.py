@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
+from variants import VARIANTS
 
-from autograder.course import REPO_ROOT, SOURCE_DIRECTORY, config_file_text, nbgrader_env
+from autograder.course import make_course, run_nbgrader
 
 
 def notebook_with(source: Path, replacements: dict[str, str]) -> nbformat.NotebookNode:
@@ -23,10 +22,8 @@ def notebook_with(source: Path, replacements: dict[str, str]) -> nbformat.Notebo
     return nb
 
 
-# chapter -> module of its correct alternatives and planted bugs
-CHAPTERS = {"01_mdps": "variants.ch01_mdps", "02_bisimulation": "variants.ch02_bisimulation",
-            "03_bisim_metrics": "variants.ch03_bisim_metrics", "04_deepmdp": "variants.ch04_deepmdp",
-            "05_sac_pixels": "variants.ch05_sac_pixels", "06_deepmdp_agent": "variants.ch06_deepmdp_agent"}
+# chapter -> module of its correct alternatives and planted bugs (from the chapter registry)
+CHAPTERS = VARIANTS
 
 
 def variant_notebooks(release: Path, parts: dict, kind: str):
@@ -43,13 +40,10 @@ class ScratchCourse:
     def __init__(self, root: Path, assignment: str):
         self.root, self.assignment = root, assignment
         self.db_url = f"sqlite:///{root / 'gradebook.db'}"
-        (root / "nbgrader_config.py").write_text(config_file_text(root, self.db_url))
-        shutil.copytree(REPO_ROOT / SOURCE_DIRECTORY / assignment, root / SOURCE_DIRECTORY / assignment)
-        self.nbgrader("generate_assignment", assignment, "--force")
+        make_course(root, [assignment])
 
     def nbgrader(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=ERROR"], cwd=self.root,
-                              capture_output=True, text=True, check=True, env=nbgrader_env())
+        return run_nbgrader(self.root, *args, "--log-level=ERROR")
 
     @property
     def release(self) -> Path:

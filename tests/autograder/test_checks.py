@@ -1,20 +1,15 @@
-"""Every chapter's checks: every correct alternative passes (visible and hidden), every planted bug fails."""
+"""Every chapter's checks: every correct alternative passes (visible and hidden), every planted bug fails the
+hidden check, and the chapter registry (notebooks in solutions/ + their declared checks module) is complete."""
 
 import importlib
 
+import nbformat
 import numpy as np
 import pytest
+from variants import CHECKS, VARIANTS, parts
 
 from autograder.checks import CheckFailure
-
-CHAPTERS = {
-    "01_mdps": ("variants.ch01_mdps", "autograder.checks.mdps"),
-    "02_bisimulation": ("variants.ch02_bisimulation", "autograder.checks.bisimulation"),
-    "03_bisim_metrics": ("variants.ch03_bisim_metrics", "autograder.checks.bisim_metrics"),
-    "04_deepmdp": ("variants.ch04_deepmdp", "autograder.checks.deepmdp"),
-    "05_sac_pixels": ("variants.ch05_sac_pixels", "autograder.checks.sac"),
-    "06_deepmdp_agent": ("variants.ch06_deepmdp_agent", "autograder.checks.deepmdp_agent"),
-}
+from autograder.course import assignments
 
 
 def compile_function(source: str, name: str):
@@ -24,27 +19,73 @@ def compile_function(source: str, name: str):
 
 
 def cases(kind):
-    for chapter, (variants, checks) in CHAPTERS.items():
-        parts = importlib.import_module(variants).PARTS
-        for part, spec in parts.items():
+    for chapter, checks in CHECKS.items():
+        for part, spec in parts(chapter).items():
             for label in spec[kind]:
                 yield pytest.param(checks, spec["check"], part, spec[kind][label], id=f"{chapter}-{part}-{label}")
 
 
 @pytest.mark.parametrize(("checks", "check", "part", "source"), list(cases("alternatives")))
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
-def test_correct_alternatives_pass(checks, check, part, source, hidden):
+def test_correct_alternatives_pass(checks, check, part, source, hidden, capsys):
     getattr(importlib.import_module(checks), check)(compile_function(source, part), hidden=hidden)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(("checks", "check", "part", "source"), list(cases("bugs")))
 def test_planted_bugs_fail_the_hidden_check(checks, check, part, source):
+    """The hidden catch rate is 100%: every planted bug of every chapter is rejected, with a counterexample."""
     with pytest.raises(CheckFailure) as failure:
         getattr(importlib.import_module(checks), check)(compile_function(source, part), hidden=True)
     assert str(failure.value).startswith(part) and "on the input" in str(failure.value)
 
 
-@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+@pytest.mark.parametrize("chapter", sorted(CHECKS))
 def test_each_part_has_enough_alternatives_and_bugs(chapter):
-    for spec in importlib.import_module(CHAPTERS[chapter][0]).PARTS.values():
+    for spec in parts(chapter).values():
         assert len(spec["alternatives"]) >= 2 and len(spec["bugs"]) >= 3
+
+
+def test_registry_covers_every_chapter_notebook():
+    """Each notebook in solutions/ declares a checks module and has a variants catalogue; nothing else is listed."""
+    assert list(CHECKS) == list(assignments()) and CHECKS
+    for chapter, module in CHECKS.items():
+        importlib.import_module(module)
+        importlib.import_module(VARIANTS[chapter])
+
+
+@pytest.mark.parametrize("chapter", sorted(CHECKS))
+def test_test_cells_match_the_catalogue(chapter):
+    """Naming rule: the solution cell defining ``f`` is graded by the cell ``test_f``, which calls the check that the
+    catalogue names for ``f`` (visibly, and with ``hidden=True`` inside the hidden-tests block)."""
+    nb = nbformat.read(assignments()[chapter].source, as_version=4)
+    graded = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
+              if cell.metadata.get("nbgrader", {}).get("grade")}
+    catalogue = parts(chapter)
+    assert set(graded) == {f"test_{part}" for part in catalogue}
+    module = importlib.import_module(CHECKS[chapter])
+    for part, spec in catalogue.items():
+        assert hasattr(module, spec["check"]), f"{CHECKS[chapter]} has no {spec['check']}"
+        source = graded[f"test_{part}"]
+        assert f"{spec['check']}({part})" in source and f"{spec['check']}({part}, hidden=True)" in source
+
+
+VISIBLE_GOAL = 0.8
+
+
+@pytest.mark.parametrize("chapter", sorted(CHECKS))
+def test_visible_tests_catch_most_planted_bugs(chapter, capsys):
+    """What a student sees before submitting (the visible tests, ``course-selfcheck``) rejects at least 80% of the
+    chapter's planted bugs; ``benchmarks/catch_rates.py`` writes the per-bug table."""
+    module = importlib.import_module(CHECKS[chapter])
+    missed, total = [], 0
+    for part, spec in parts(chapter).items():
+        for label, source in spec["bugs"].items():
+            total += 1
+            try:
+                getattr(module, spec["check"])(compile_function(source, part))
+            except CheckFailure:
+                continue
+            missed.append(f"{part}/{label}")
+    assert (total - len(missed)) / total >= VISIBLE_GOAL, f"visible tests miss {missed}"
+    assert capsys.readouterr().err == ""

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder import protocol
 from autograder.course import REPO_ROOT
-from autograder.sandbox import Limits, RemoteError, Worker, WorkerDied, WorkerTimeout, bubblewrap
+from autograder.sandbox import Limits, RemoteError, Worker, WorkerDied, WorkerTimeout, bubblewrap, protocol
 
 SANDBOXES = ["process"] + (["bubblewrap"] if bubblewrap() else [])
 QUICK = Limits(cell_seconds=5, call_seconds=3, memory_bytes=2 * 2**30)

@@ -244,3 +244,30 @@ def test_bisimulation_loss_rejects_reward_shape_and_discount():
         bisimulation_loss(z, torch.zeros(2, 2), mu, None, 0.9, torch.tensor([1, 0]))
     with pytest.raises(ValueError, match="discount"):
         bisimulation_loss(z, torch.zeros(2), mu, None, 1.0, torch.tensor([1, 0]))
+
+
+# ------------------------------------------------------------------------ the reductions of the public code bases
+def test_mse_transition_loss_is_2k_times_the_public_codes_mean_half_squared_error():
+    """Our eq. 4.8 sums over the K latent axes; DBC's and mtrl's code average 1/2 delta^2 over batch and axes."""
+    rng = np.random.default_rng(0)
+    predicted, target = torch.from_numpy(rng.normal(size=(5, 8))), torch.from_numpy(rng.normal(size=(5, 8)))
+    public = torch.mean(0.5 * (predicted - target).pow(2))  # their Gaussian NLL with sigma = 1, constants dropped
+    ours = deterministic_transition_loss(predicted, target)
+    assert ours.item() == pytest.approx(2 * 8 * public.item())
+
+
+def test_bisimulation_loss_is_the_papers_equation_not_the_public_per_coordinate_variant():
+    z = t([[0.0, 0.0], [1.0, 3.0]])
+    reward = t([0.0, 2.0])
+    next_mu = t([[0.0, 0.0], [0.0, 0.0]])
+    permutation = torch.tensor([1, 0])
+    ours = bisimulation_loss(z, reward, next_mu, None, 0.9, permutation).item()
+    # Paper: (||z_i - z_j||_1 - |r_i - r_j|)^2 = (4 - 2)^2 for both pairs.
+    assert ours == pytest.approx(4.0)
+    # DBC's code: every coordinate against the whole (smooth-L1) reward gap, averaged over coordinates.
+    huber = torch.nn.functional.smooth_l1_loss
+    z_dist = huber(z, z[permutation], reduction="none")
+    r_dist = huber(reward[:, None], reward[permutation][:, None], reduction="none")
+    public = (z_dist - r_dist).pow(2).mean().item()
+    assert public == pytest.approx(((0.5 - 1.5) ** 2 + (2.5 - 1.5) ** 2) / 2)
+    assert public != pytest.approx(ours)

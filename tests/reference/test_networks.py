@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import TanhTransform
 
@@ -18,6 +19,7 @@ from reference_impl.networks import (
     RewardDecoder,
     conv_output_size,
     make_transition_model,
+    mlp,
     orthogonal_init_,
 )
 
@@ -74,11 +76,28 @@ def test_encoder_rejects_wrong_observation_shapes():
         PixelEncoder((3, 8, 8), num_layers=4)
 
 
-def test_detach_conv_stops_gradients_at_the_convolutions_only():
+def test_the_head_on_detached_conv_features_trains_only_fc_and_layernorm():
+    """The actor's path: conv features computed without gradient, then the trainable head."""
     encoder = PixelEncoder((6, 16, 16), **SMALL_ENCODER)
-    encoder(random_pixels((2, 6, 16, 16)), detach_conv=True).sum().backward()
+    with torch.no_grad():
+        features = encoder.conv_features(random_pixels((2, 6, 16, 16)))
+    encoder.head(features).sum().backward()
     assert all(p.grad is None for p in encoder.conv_parameters())
     assert encoder.fc.weight.grad is not None and encoder.ln.weight.grad is not None
+
+
+def test_one_mlp_helper_builds_every_fully_connected_network():
+    plain = mlp(5, 8, 3, num_hidden_layers=2)
+    assert [type(m) for m in plain] == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear]
+    normed = mlp(5, 8, 3, num_hidden_layers=1, layer_norm=True)
+    assert [type(m) for m in normed] == [nn.Linear, nn.LayerNorm, nn.ReLU, nn.Linear]
+    transition = DeterministicTransitionModel(feature_dim=4, action_dim=2, hidden_dim=8)
+    assert [type(m) for m in transition.trunk] == [type(m) for m in normed]
+    assert [type(m) for m in RewardDecoder(4, hidden_dim=8).net] == [type(m) for m in normed]
+    # the chapter 4 latent model uses the same helper, and no module defines a second PixelEncoder
+    from reference_impl.deepmdp import latent_model
+
+    assert latent_model.mlp is mlp and not hasattr(latent_model, "PixelEncoder")
 
 
 def test_tied_conv_weights_are_the_same_parameters_not_copies():

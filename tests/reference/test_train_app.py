@@ -100,7 +100,8 @@ def test_replay_buffer_save_load_continues_the_same_samples(tmp_path):
     assert len(restored) == 30 and restored.index == buffer.index
     for batch in expected:
         got = restored.sample()
-        assert all(torch.equal(a, b) for a, b in zip(got, batch, strict=True))
+        assert got.task is batch.task is None  # single-task data
+        assert all(torch.equal(a, b) for a, b in zip(got[:5], batch[:5], strict=True))
 
 
 # ---------------------------------------------------------------------------------------------------- training app
@@ -150,6 +151,35 @@ def test_command_line_run_writes_logs_config_and_checkpoint_without_a_progress_b
     for name in ("train.csv", "eval.csv", ".hydra/config.yaml", "checkpoints/latest"):
         assert (tmp_path / name).exists(), name
     assert pd.read_csv(tmp_path / "eval.csv")["step"].tolist() == [0, 50]
+    # the run folder and every evaluation are printed as lines, even though stdout is not a terminal
+    lines = completed.stdout.splitlines()
+    assert f"run folder: {tmp_path}" in lines
+    assert [line.split("  ")[1] for line in lines if line.startswith("eval  ")] == ["step 0", "step 50"]
+
+
+def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(tmp_path, monkeypatch, capsys):
+    from reference_impl import train
+
+    cfg = compose_config([*TINY, "agent=sac", "num_train_steps=100"])
+    original, calls = train.evaluate, []
+
+    def evaluate_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the evaluation at step 100, after the checkpoint at step 50
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(train, "evaluate", evaluate_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tmp_path)
+    out = capsys.readouterr().out
+    assert "interrupted at step 100" in out
+    assert f"the last checkpoint is {tmp_path / 'checkpoints' / 'step_50'}" in out
+    command = out.split("resume with:\n", 1)[1].strip()
+    assert command.endswith(f"-m reference_impl.train hydra.run.dir={tmp_path}")
+    monkeypatch.setattr(train, "evaluate", original)
+    result = run(cfg, tmp_path)  # what the printed command does: continue from the checkpoint
+    assert "resuming at step 50" in capsys.readouterr().out and result["step"] == 100
 
 
 def test_submitit_local_sweep_then_analysis(tmp_path):
@@ -198,3 +228,12 @@ def test_learning_curves_mean_and_t_interval(tmp_path):
     assert table.loc["deepmdp", "half_width"] == pytest.approx(expected_half_width)
     with pytest.raises(ValueError, match="no runs"):
         analysis.load_sweep(tmp_path / "a1" / ".hydra")
+
+
+def test_analysis_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        analysis.load_sweep(tmp_path / "no_such_sweep")
+    with pytest.raises(SystemExit) as exit_info:
+        analysis.main([str(tmp_path / "no_such_sweep")])
+    assert exit_info.value.code == 2
+    assert f"error: sweep folder {tmp_path / 'no_such_sweep'} does not exist" in capsys.readouterr().err

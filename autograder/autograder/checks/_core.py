@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,42 +26,124 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-# Bounded, reproducible property runs (each check states its own number of examples).
+from autograder.sandbox import WorkerError, WorkerTimeout, student_call
+
+# Bounded, reproducible property runs (each check states its own number of examples). When one student function
+# fails in several ways, only the failure with the smallest input is reported (never an ExceptionGroup).
 PROPERTY_SETTINGS = dict(
     derandomize=True,
     database=None,
     deadline=None,
     print_blob=False,
+    report_multiple_bugs=False,
     suppress_health_check=list(HealthCheck),
     phases=(Phase.explicit, Phase.generate, Phase.shrink),
 )
+LITERAL_MAX_ENTRIES = 400  # inputs up to this size are printed in full, as copy-pasteable literals
 
 
 class CheckFailure(AssertionError):
     """A check found an input on which the student's function is wrong."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for a failed check: the message alone, not the frames of the grader's code."""
+        return [f"CheckFailure: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+
+
+class _ProcessLost(BaseException):
+    """The student's process timed out or died during a property run: stop at once (no shrinking, no more calls
+    into a dead process) and report the input it was working on. Not an ``Exception``, so hypothesis lets it pass."""
+
+    def __init__(self, failure: CheckFailure):
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+_property_depth = 0  # > 0 while run_property drives the student's function
+
+
+class _Muted:
+    """Swallows writes (used in place of a stream's ``write`` while a check runs)."""
+
+    def __init__(self) -> None:
+        self.sink = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.sink.write(str(text))
+
+
+@contextlib.contextmanager
+def _stderr_muted() -> Iterator[None]:
+    """Keep every route to stderr closed: ``sys.stderr``, streams saved earlier (a ``logging`` handler holds the
+    stderr it saw when it was made; in a notebook that is the kernel's stream of the running cell) and file
+    descriptor 2 (C extensions, ``os.write(2, ...)``)."""
+    muted = _Muted()
+    streams = {id(s): s for s in (sys.stderr, sys.__stderr__) if s is not None}
+    for handler in _stream_handlers():
+        streams.setdefault(id(handler.stream), handler.stream)
+    patched = []
+    for stream in streams.values():
+        try:
+            had_own = "write" in vars(stream)
+            own = vars(stream).get("write")
+            stream.write = muted.write
+            patched.append((stream, had_own, own))
+        except (AttributeError, TypeError):
+            pass
+    saved_fd = None
+    try:
+        saved_fd = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        saved_fd = None
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        if saved_fd is not None:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+        for stream, had_own, own in patched:
+            if had_own:
+                stream.write = own
+            else:
+                with contextlib.suppress(AttributeError):
+                    del stream.write
+
+
+def _stream_handlers() -> list[logging.StreamHandler]:
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    return [h for lg in loggers for h in lg.handlers
+            if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is not None
+            and h.stream is not sys.stdout]
+
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Silence warnings and stderr while a check runs (nbgrader gives 0 for any stderr output)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stderr(io.StringIO()):
+    """Silence warnings and stderr while a check runs (nbgrader gives 0 for any stderr output, so what the
+    student's code logs must not reach the test cell's stderr)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"), _stderr_muted():
         warnings.simplefilter("ignore")
         yield
 
 
 def _as_numpy(value: Any) -> Any:
     """A torch tensor as a numpy array (for display only); anything else unchanged."""
-    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+    if student_call.is_tensor(value):
         return value.detach().cpu().numpy()
     return value
 
 
 def format_value(value: Any) -> str:
+    """An expected or obtained value, with enough digits to see a difference at the checks' tolerances."""
     value = _as_numpy(value)
     if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=4, suppress_small=True, max_line_width=100, threshold=60)
+        return np.array2string(value, precision=8, floatmode="maxprec", max_line_width=100, threshold=200)
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return repr(value)
     if isinstance(value, dict):  # weights of a network: values when small, otherwise shapes
         return "{" + ", ".join(f"{key!r}: {_format_entry(entry)}" for key, entry in value.items()) + "}"
     return repr(value)
@@ -69,24 +154,82 @@ def _format_entry(value: Any) -> str:
     if isinstance(value, np.ndarray) and value.size > 4:
         return f"<array of shape {value.shape}>"
     if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=4, suppress_small=True, separator=", ").replace("\n", "")
+        return np.array2string(value, precision=8, floatmode="maxprec", separator=", ").replace("\n", "")
     return format_value(value)
 
 
-def fail(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,
-         hint: str = "") -> None:
-    """Raise a :class:`CheckFailure` whose message teaches: property, input, expected vs got, hint."""
+def _size(value: Any) -> int:
+    if isinstance(value, np.ndarray) or student_call.is_tensor(value):
+        return int(np.prod(tuple(value.shape)))
+    if isinstance(value, dict):
+        return sum(_size(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_size(v) for v in value)
+    return 1
+
+
+def format_input(value: Any) -> str:
+    """An input as a Python literal that reproduces it exactly (every digit), e.g. ``np.array([[0.5, 0.25]])``;
+    inputs larger than :data:`LITERAL_MAX_ENTRIES` numbers are described by their shape instead."""
+    if _size(value) > LITERAL_MAX_ENTRIES:
+        return _describe(value)
+    if student_call.is_tensor(value):
+        array = value.detach().cpu().numpy()
+        return f"torch.tensor({_literal(array)}, dtype={value.dtype})"
+    if isinstance(value, np.ndarray):
+        dtype = "" if value.dtype in (np.float64, np.int64, np.bool_) else f", dtype=np.{value.dtype}"
+        return f"np.array({_literal(value)}{dtype})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {format_input(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        items = ", ".join(format_input(v) for v in value)
+        return f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    return repr(value)
+
+
+def _literal(array: np.ndarray) -> str:
+    if array.ndim == 0:
+        return repr(array.item())
+    return np.array2string(array, separator=", ", floatmode="unique", threshold=sys.maxsize, max_line_width=100)
+
+
+def _describe(value: Any) -> str:
+    array = _as_numpy(value)
+    if isinstance(array, np.ndarray):
+        kind = "tensor" if student_call.is_tensor(value) else "array"
+        summary = f", values in [{array.min():.6g}, {array.max():.6g}]" if array.size and array.dtype.kind in "biuf" \
+            else ""
+        return f"<{kind} of shape {tuple(array.shape)}, dtype {array.dtype}{summary}>"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
+    return f"<{type(value).__name__} of {len(value)} items>" if hasattr(value, "__len__") else repr(value)
+
+
+def failure_message(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,
+                    hint: str = "") -> str:
+    """Property, input (copy-pasteable), expected vs got, hint."""
     lines = [f"{function}: {prop}", "  on the input (the smallest failing case found):"]
     for name, value in inputs.items():
-        text = format_value(value).replace("\n", "\n" + " " * (6 + len(name) + 3))
+        text = format_input(value).replace("\n", "\n" + " " * (6 + len(name) + 3))
         lines.append(f"      {name} = {text}")
+    if inputs:
+        call = ", ".join(f"{name}={name}" for name in inputs)
+        lines.append(f"  to reproduce: {function}({call})")
     if expected is not None:
         lines.append("  expected: " + format_value(expected).replace("\n", "\n            "))
     if got is not None:
         lines.append("  got:      " + format_value(got).replace("\n", "\n            "))
     if hint:
         lines.append(f"  hint: {hint}")
-    raise CheckFailure("\n".join(lines))
+    return "\n".join(lines)
+
+
+def fail(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,
+         hint: str = "") -> None:
+    """Raise a :class:`CheckFailure` whose message teaches: property, input, expected vs got, hint."""
+    raise CheckFailure(failure_message(function, prop, inputs, expected=expected, got=got, hint=hint))
 
 
 def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
@@ -95,60 +238,63 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
         raise CheckFailure(f"{function}: expected a function, got {type(fn).__name__}.")
     args = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
     try:
-        return fn(**args)
+        return student_call.call(fn, args)
     except CheckFailure:
         raise
     except Exception as error:  # the student's code raised: report it as the failure of this property
         _student_raised(function, error, inputs)
 
 
+TIMEOUT_HINT = ("look for a loop that never ends on this input: a `while` whose condition never becomes false "
+                "(a variable not updated, a tolerance that cannot be reached, a count that skips its limit). "
+                "Run the call under `to reproduce` in the notebook, interrupt it (Kernel > Interrupt, or the "
+                "stop button) after a few seconds: the traceback shows the line it was stuck on.")
+
+
 def _student_raised(function: str, error: Exception, inputs: dict[str, Any]) -> None:
     """Turn an exception from the student's code into the failure of the property being checked."""
+    if isinstance(error, WorkerError):  # the sandboxed process hung or died: no further call can be made
+        if isinstance(error, WorkerTimeout):
+            failure = CheckFailure(failure_message(function, f"did not return in time ({error})", inputs,
+                                                   hint=TIMEOUT_HINT))
+        else:
+            failure = CheckFailure(failure_message(
+                function, f"the process running your code stopped: {error}", inputs,
+                hint="your code ended the Python process (os._exit, sys.exit) or used too much memory or CPU "
+                     "time on this input; run the call under `to reproduce` in the notebook."))
+        if _property_depth:
+            raise _ProcessLost(failure)
+        raise failure from None
     # In the sandboxed grader the error arrives as a proxy carrying the student's exception type.
     kind, message = getattr(error, "type_name", type(error).__name__), getattr(error, "message", str(error))
     if kind == "NotImplementedError":
         raise CheckFailure(f"{function}: not implemented yet — replace `raise NotImplementedError()` "
                            "with your code and run the cell that defines the function.") from None
+    if kind == "InputMutated":
+        fail(function, message, inputs,
+             hint="work on a copy (x = x.copy() for an array, x = x.clone() for a tensor) or build a new value "
+                  "instead of writing into an argument: the caller's data must stay unchanged.")
+    if kind == "WrongReturnType":
+        fail(function, message, inputs, hint="return only the loss, as one tensor (not a tuple or a number).")
     fail(function, f"raised {kind}: {message}", inputs,
-         hint="run the function on this input in the notebook to see the traceback.")
+         hint="run the call under `to reproduce` in the notebook to see the traceback.")
 
 
 def call_with_grads(function: str, fn: Callable, inputs: dict[str, Any], wrt: list[str]):
     """Call the student's function and backpropagate its result (summed if it is not a scalar): returns
-    ``(result, {name: gradient or None})``.
+    ``(result, {name: gradient or None})`` (:func:`autograder.sandbox.student_call.call_with_grads`).
 
-    In the notebook this runs here; in the sandboxed grader the proxy runs it in the student's process and only
-    the loss value and the gradients come back.
+    In the notebook this runs here; in the sandboxed grader the proxy runs the same code in the student's process
+    and only the result and the gradients come back.
     """
-    import torch
-
-    if hasattr(fn, "call_with_grads"):
-        try:
+    try:
+        if hasattr(fn, "call_with_grads"):
             return fn.call_with_grads(inputs, wrt)
-        except Exception as error:
-            _student_raised(function, error, inputs)
-
-    def leaf(x):
-        if isinstance(x, torch.Tensor) and x.is_floating_point():
-            return x.detach().clone().requires_grad_(True)
-        if isinstance(x, dict):
-            return {k: leaf(v) for k, v in x.items()}
-        return x
-
-    def grads(x):
-        if isinstance(x, torch.Tensor):
-            return None if x.grad is None else x.grad.detach()
-        if isinstance(x, dict):
-            return {k: grads(v) for k, v in x.items()}
-        return None
-
-    args = {k: (leaf(v) if k in wrt else (v.clone() if isinstance(v, torch.Tensor) else v)) for k, v in inputs.items()}
-    loss = call_student(function, fn, args)
-    if not isinstance(loss, torch.Tensor):
-        fail(function, f"must return a torch tensor; got {type(loss).__name__}", inputs)
-    if loss.requires_grad:
-        loss.sum().backward()  # for a non-scalar result: the gradient of the sum of its entries
-    return loss.detach(), {name: grads(args[name]) for name in wrt}
+        return student_call.call_with_grads(fn, inputs, wrt)
+    except CheckFailure:
+        raise
+    except Exception as error:
+        _student_raised(function, error, inputs)
 
 
 def as_array(function: str, value: Any, inputs: dict[str, Any], *, shape: tuple[int, ...],
@@ -181,18 +327,40 @@ def as_array(function: str, value: Any, inputs: dict[str, Any], *, shape: tuple[
 
 
 def run_property(body: Callable[..., None], strategy: st.SearchStrategy, *, max_examples: int) -> None:
-    """Run ``body(case)`` on ``max_examples`` derandomized examples; re-raise the shrunk failure cleanly."""
+    """Run ``body(case)`` on ``max_examples`` derandomized examples; re-raise the shrunk failure cleanly.
+
+    Whatever the student's function does ends as one :class:`CheckFailure`: several distinct failures (an
+    ``ExceptionGroup``) are reported by the smallest, a hung or dead process by the input it was working on.
+    """
+    global _property_depth
     test = settings(max_examples=max_examples, **PROPERTY_SETTINGS)(given(strategy)(body))
+    _property_depth += 1
     try:
         test()
     except CheckFailure as failure:
         # Hypothesis attaches notes ("Falsifying example: ..."); our message already shows the input.
         raise CheckFailure(str(failure)) from None
+    except _ProcessLost as lost:
+        raise CheckFailure(str(lost.failure)) from None
     except Flaky as flaky:
-        first = next((e for e in getattr(flaky, "exceptions", ()) if isinstance(e, CheckFailure)), None)
+        first = next((e for e in _leaves(flaky) if isinstance(e, CheckFailure)), None)
         raise CheckFailure("the function gave different results when called again on the same input "
                            "(does it depend on global state, randomness or the time?)"
                            + (f"\n{first}" if first else "")) from None
+    except BaseExceptionGroup as group:
+        first = next((e for e in _leaves(group) if isinstance(e, CheckFailure)), None)
+        if first is None:
+            raise
+        raise CheckFailure(str(first)) from None
+    finally:
+        _property_depth -= 1
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside an exception group, depth first, in order."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
 
 
 def passed(function: str, what: str) -> None:

@@ -4,6 +4,19 @@ Student functions take plain arrays: distributions ``p, q`` [n], a cost matrix `
 ``R`` [S, A], a distance matrix ``d`` [S, S], and a Markov reward process ``P_pi`` [S, S], ``r_pi`` [S]. Hidden
 tests compare with :mod:`reference_impl.bisim` on small random instances (states and actions kept small so that
 a correct solution that calls an LP solver in a loop runs in seconds).
+
+Hidden input space (what the exercise text allows):
+
+* ``wasserstein1``: n = 1-6; ``p, q`` random with random supports, Diracs, or equal; ``D`` any non-negative cost:
+  a Euclidean metric, an asymmetric random cost (zero or non-zero diagonal), whole-number costs, or all zero.
+* ``ferns_update``: 1-4 states, 1-2 actions, ``gamma`` in {0, 0.01, 0.1, 0.3, 0.5, 0.8, 0.9, 0.99}; rewards in
+  [0, 1], [-1, 0], [-2, 2], all zero or whole numbers, sometimes two states with equal rewards; dense, sparse or
+  deterministic dynamics; ``d`` any pseudometric: Euclidean, the discrete metric, all zero, or one with zero
+  distances between distinct states.
+* ``bisimulation_metric``: the same MDPs with ``gamma`` in {0.01, 0.1, 0.3, 0.5, 0.8} and ``tol`` in
+  {1e-2, 1e-3, 1e-4} (``gamma`` >= 0.9 would make an LP-per-pair solution too slow for a test cell).
+* ``mico_distance``: 1-8 states, ``gamma`` in {0, 0.1, 0.5, 0.9, 0.99}; dense, sparse or deterministic ``P_pi``
+  (absorbing states included); ``r_pi`` of either sign, all zero or whole numbers.
 """
 
 from __future__ import annotations
@@ -13,16 +26,42 @@ from collections.abc import Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
+from autograder.checks._core import as_array, call_student, fail, passed, quiet
+from autograder.checks._property import run_property
 from reference_impl import bisim as ref
 from reference_impl.mdp import FiniteMDP, random_mdp
 
 ATOL = 1e-6
+REWARD_KINDS = ("uniform", "negative", "mixed", "zero", "integer")
 
 
 def _points_metric(rng: np.random.Generator, n: int) -> np.ndarray:
     x = rng.normal(size=(n, 2))
     return np.linalg.norm(x[:, None] - x[None, :], axis=2)
+
+
+def _rewards(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> np.ndarray:
+    if kind == "uniform":
+        return np.round(rng.uniform(0.0, 1.0, shape), 2)
+    if kind == "negative":
+        return np.round(rng.uniform(-1.0, 0.0, shape), 2)
+    if kind == "mixed":
+        return np.round(rng.uniform(-2.0, 2.0, shape), 2)
+    if kind == "zero":
+        return np.zeros(shape)
+    return rng.integers(-1, 2, shape).astype(float)
+
+
+def _cost(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    if kind == "metric":
+        return np.round(_points_metric(rng, n), 4)
+    if kind == "asymmetric":
+        return np.round(rng.uniform(0.0, 2.0, (n, n)), 3)
+    if kind == "asymmetric_zero_diagonal":
+        return np.round(rng.uniform(0.0, 2.0, (n, n)), 3) * (1 - np.eye(n))
+    if kind == "integer":
+        return rng.integers(0, 4, (n, n)).astype(float)
+    return np.zeros((n, n))
 
 
 @st.composite
@@ -36,21 +75,36 @@ def transport_cases(draw) -> dict:
         w = np.where(support, rng.random(n), 0.0)
         return w / w.sum()
 
-    return {"p": distribution(), "q": distribution(), "D": np.round(_points_metric(rng, n), 4)}
+    kind = draw(st.sampled_from(["random", "random", "dirac", "equal"]))
+    p = np.eye(n)[rng.integers(n)] if kind == "dirac" else distribution()
+    q = p.copy() if kind == "equal" else distribution()
+    cost = draw(st.sampled_from(["metric", "asymmetric", "asymmetric_zero_diagonal", "integer", "zero"]))
+    return {"p": p, "q": q, "D": _cost(rng, cost, n)}
 
 
 @st.composite
-def mdp_cases(draw, max_states: int = 4) -> dict:
+def mdp_cases(draw, max_states: int = 4, gammas=(0.0, 0.01, 0.1, 0.3, 0.5, 0.8, 0.9, 0.99)) -> dict:
     n_states = draw(st.integers(1, max_states))
     n_actions = draw(st.integers(1, 2))
-    gamma = draw(st.sampled_from([0.5, 0.8, 0.3]))
+    gamma = draw(st.sampled_from(gammas))
     seed = draw(st.integers(0, 10_000))
-    model = random_mdp(n_states, n_actions, gamma, seed=seed, n_successors=draw(st.sampled_from([None, 1, 2]))
+    model = random_mdp(n_states, n_actions, 0.5, seed=seed, n_successors=draw(st.sampled_from([None, 1, 2]))
                        if n_states >= 2 else None)
-    R = np.round(np.array(model.R), 2)
+    R = _rewards(np.random.default_rng(seed + 1), draw(st.sampled_from(REWARD_KINDS)), (n_states, n_actions))
     if draw(st.booleans()) and n_states >= 2:  # give two states the same rewards, so distances can vanish
         R[1] = R[0]
     return {"P": np.array(model.P), "R": R, "gamma": gamma}
+
+
+def _pseudometric(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    if kind == "discrete":
+        return 1.0 - np.eye(n)
+    if kind == "zero":
+        return np.zeros((n, n))
+    x = rng.normal(size=(n, 2))
+    if kind == "with_zeros" and n >= 2:  # two distinct states at distance 0
+        x[1] = x[0]
+    return np.round(np.linalg.norm(x[:, None] - x[None, :], axis=2), 3)
 
 
 def ferns_operator(P: np.ndarray, R: np.ndarray, gamma: float, d: np.ndarray) -> np.ndarray:
@@ -69,6 +123,21 @@ def _matrix(name: str, value, case: dict, n: int, what: str = "the distance matr
     return as_array(name, value, case, shape=(n, n), what=what)
 
 
+def _visible_update_case() -> dict:
+    """Three states, two actions whose best action differs between the reward and the transport term."""
+    P = np.array([[[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]], [[1.0, 0, 0], [1.0, 0, 0], [0.5, 0, 0.5]]])
+    R = np.array([[1.0, 0.0], [0.0, 0.5], [-1.0, 0.2]])
+    d = np.array([[0, 1.0, 2.0], [1.0, 0, 1.5], [2.0, 1.5, 0]])
+    return {"P": P, "R": R, "gamma": 0.8, "d": d}
+
+
+def _visible_metric_case() -> dict:
+    """The chain 0 -> 1 -> 2 (absorbing) under action 0, back to 0 under action 1; rewards differ per action."""
+    P = np.array([[[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]], [[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]]])
+    R = np.array([[0.0, 0.5], [0.0, 0.0], [1.0, -0.5]])
+    return {"P": P, "R": R, "gamma": 0.8, "tol": 1e-4}
+
+
 # Part 1: the Kantorovich distance (eq. 3.1) ---------------------------------------------------------------
 
 def _w1_case(fn: Callable, case: dict) -> None:
@@ -84,9 +153,9 @@ def _w1_case(fn: Callable, case: dict) -> None:
 def check_wasserstein1(fn: Callable, hidden: bool = False) -> None:
     with quiet():
         if not hidden:
-            D = np.abs(np.arange(3)[:, None] - np.arange(3)[None, :]).astype(float)
-            _w1_case(fn, {"p": np.array([1.0, 0.0, 0.0]), "q": np.array([0.0, 0.5, 0.5]), "D": D})
-            passed("wasserstein1", "fixed case on a line")
+            D = np.array([[0.5, 1.0, 3.0], [2.0, 0.0, 1.0], [1.0, 4.0, 0.0]])  # any cost: asymmetric here
+            _w1_case(fn, {"p": np.array([0.6, 0.4, 0.0]), "q": np.array([0.0, 0.3, 0.7]), "D": D})
+            passed("wasserstein1", "fixed case with an asymmetric cost")
             return
         run_property(lambda case: _w1_case(fn, case), transport_cases(), max_examples=40)
         passed("wasserstein1", "40 random transport problems")
@@ -108,20 +177,19 @@ def _update_case(fn: Callable, case: dict) -> None:
 def check_ferns_update(fn: Callable, hidden: bool = False) -> None:
     with quiet():
         if not hidden:
-            P = np.array([[[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]], [[1.0, 0, 0], [1.0, 0, 0], [0.5, 0, 0.5]]])
-            R = np.array([[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
-            d = np.array([[0, 1.0, 2.0], [1.0, 0, 1.0], [2.0, 1.0, 0]])
-            _update_case(fn, {"P": P, "R": R, "gamma": 0.5, "d": d})
+            _update_case(fn, _visible_update_case())
             passed("ferns_update", "fixed three-state case")
             return
 
-        def with_metric(case, seed):
+        def with_metric(case, seed, kind):
             n = case["R"].shape[0]
-            return {**case, "d": np.round(_points_metric(np.random.default_rng(seed), n), 3)}
+            return {**case, "d": _pseudometric(np.random.default_rng(seed), kind, n)}
 
-        strategy = st.builds(with_metric, mdp_cases(), st.integers(0, 1000))
-        run_property(lambda case: _update_case(fn, case), strategy, max_examples=25)
-        passed("ferns_update", "25 random MDPs and metrics")
+        strategy = st.one_of(st.just(_visible_update_case()), st.builds(
+            with_metric, mdp_cases(), st.integers(0, 1000),
+            st.sampled_from(["euclidean", "euclidean", "discrete", "zero", "with_zeros"])))
+        run_property(lambda case: _update_case(fn, case), strategy, max_examples=30)
+        passed("ferns_update", "30 random MDPs and metrics")
 
 
 # Part 3: the bisimulation metric as a fixed point (eq. 3.4) --------------------------------------------------
@@ -140,11 +208,12 @@ def _metric_case(fn: Callable, case: dict) -> None:
 def check_bisimulation_metric(fn: Callable, hidden: bool = False) -> None:
     with quiet():
         if not hidden:
-            P = np.array([[[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]]])
-            _metric_case(fn, {"P": P, "R": np.array([[0.0], [0.0], [1.0]]), "gamma": 0.5, "tol": 1e-4})
-            passed("bisimulation_metric", "fixed chain")
+            _metric_case(fn, _visible_metric_case())
+            passed("bisimulation_metric", "fixed chain with two actions")
             return
-        strategy = st.builds(lambda case: {**case, "tol": 1e-4}, mdp_cases(max_states=4))
+        strategy = st.one_of(st.just(_visible_metric_case()), st.builds(
+            lambda case, tol: {**case, "tol": tol},
+            mdp_cases(max_states=4, gammas=(0.01, 0.1, 0.3, 0.5, 0.5, 0.8, 0.8)), st.sampled_from([1e-3, 1e-4, 1e-4])))
         run_property(lambda case: _metric_case(fn, case), strategy, max_examples=15)
         passed("bisimulation_metric", "15 random MDPs")
 
@@ -164,14 +233,20 @@ def _mico_case(fn: Callable, case: dict) -> None:
 def check_mico_distance(fn: Callable, hidden: bool = False) -> None:
     with quiet():
         if not hidden:
-            _mico_case(fn, {"P_pi": np.array([[0.5, 0.5], [0.0, 1.0]]), "r_pi": np.array([1.0, 0.0]), "gamma": 0.9})
-            passed("mico_distance", "two-state example")
+            P_pi = np.array([[0.5, 0.5, 0.0], [0.0, 0.2, 0.8], [1.0, 0.0, 0.0]])
+            _mico_case(fn, {"P_pi": P_pi, "r_pi": np.array([1.5, 0.0, -0.5]), "gamma": 0.9})
+            passed("mico_distance", "three-state example")
             return
 
-        def mrp(n, seed, gamma):
-            rng = np.random.default_rng(seed)
-            return {"P_pi": rng.dirichlet(np.ones(n), size=n), "r_pi": np.round(rng.random(n), 2), "gamma": gamma}
+        def mrp(n, seed, gamma, successors, rewards):
+            model = random_mdp(n, 1, 0.5, seed=seed, n_successors=None if successors is None else min(successors, n))
+            P_pi = np.array(model.P[0])
+            rng = np.random.default_rng(seed + 1)
+            absorbing = rng.random(n) < 0.2
+            P_pi[absorbing] = np.eye(n)[absorbing]
+            return {"P_pi": P_pi, "r_pi": _rewards(rng, rewards, (n,)), "gamma": gamma}
 
-        strategy = st.builds(mrp, st.integers(1, 8), st.integers(0, 10_000), st.sampled_from([0.5, 0.9, 0.99]))
+        strategy = st.builds(mrp, st.integers(1, 8), st.integers(0, 10_000), st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.99]),
+                             st.sampled_from([None, 1, 2]), st.sampled_from(REWARD_KINDS))
         run_property(lambda case: _mico_case(fn, case), strategy, max_examples=30)
         passed("mico_distance", "30 random Markov reward processes")

@@ -4,6 +4,11 @@ Student functions take and return torch tensors (float64 here, for exact compari
 check backpropagates the student's loss (in the student's process when grading) and compares the gradients with
 the reference's: a target that should be detached must receive no gradient, a prediction must receive exactly
 the reference's gradient. Reference: :mod:`reference_impl.deepmdp`.
+
+Hidden input space (what the exercise text allows): batches B = 1-6 (B = 1 included, where ``[B, 1] - [B]``
+happens to broadcast correctly) of latent size K = 1-4, standard-normal values of either sign, predictions and
+rewards at scales 0.01, 1 or 30; ``sigma`` > 0 from about 0.001 to 150; networks with standard-normal weights and
+3 hidden units. Predicted and target latents differ in every row (the Euclidean norm is not differentiable at 0).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_with_grads, fail, passed, quiet, run_property
+from autograder.checks._core import as_array, call_with_grads, fail, passed, quiet
+from autograder.checks._property import run_property
 from reference_impl.deepmdp import losses as ref
 from reference_impl.deepmdp.lipschitz import gradient_penalty as ref_gradient_penalty
 
@@ -79,6 +85,11 @@ def batches(draw) -> tuple[np.random.Generator, int, int]:
     return np.random.default_rng(draw(st.integers(0, 10_000))), draw(st.integers(1, 6)), draw(st.integers(1, 4))
 
 
+def _scaled(tensor: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """The values at one of several scales (0.01, 1 or 30), so that no fixed constant hides in the tolerance."""
+    return tensor * float(rng.choice([0.01, 1.0, 30.0]))
+
+
 # Part 1: reward loss (eq. 4.6) ------------------------------------------------------------------------------
 
 def _reward_reference(predicted_reward, reward):
@@ -102,7 +113,7 @@ def check_reward_loss(fn: Callable, hidden: bool = False) -> None:
 
         def make(args):
             rng, b, _ = args
-            return {"predicted_reward": _tensor(rng, b, 1), "reward": _tensor(rng, b)}
+            return {"predicted_reward": _scaled(_tensor(rng, b, 1), rng), "reward": _scaled(_tensor(rng, b), rng)}
 
         run_property(lambda case: _reward_case(fn, case), batches().map(make), max_examples=30)
         passed("reward_loss", "30 random batches")
@@ -131,7 +142,7 @@ def check_transition_loss(fn: Callable, hidden: bool = False) -> None:
 
         def make(args):
             rng, b, k = args
-            return {"predicted_next_latent": _tensor(rng, b, k), "next_latent": _tensor(rng, b, k)}
+            return {"predicted_next_latent": _scaled(_tensor(rng, b, k), rng), "next_latent": _tensor(rng, b, k)}
 
         run_property(lambda case: _transition_case(fn, case), batches().map(make), max_examples=30)
         passed("transition_loss", "30 random batches")
@@ -148,16 +159,16 @@ def _nll_case(fn: Callable, case: dict) -> None:
 def check_gaussian_nll(fn: Callable, hidden: bool = False) -> None:
     with quiet():
         if not hidden:
-            case = {"mu": torch.tensor([[0.0, 1.0]], dtype=torch.float64),
-                    "sigma": torch.tensor([[1.0, 2.0]], dtype=torch.float64),
-                    "next_latent": torch.tensor([[1.0, 1.0]], dtype=torch.float64)}
+            case = {"mu": torch.tensor([[0.0, 1.0], [2.0, -1.0]], dtype=torch.float64),
+                    "sigma": torch.tensor([[1.0, 2.0], [0.5, 3.0]], dtype=torch.float64),
+                    "next_latent": torch.tensor([[1.0, 1.0], [0.0, 2.0]], dtype=torch.float64)}
             _nll_case(fn, case)
-            passed("gaussian_nll", "fixed example")
+            passed("gaussian_nll", "fixed batch of two")
             return
 
         def make(args):
             rng, b, k = args
-            return {"mu": _tensor(rng, b, k), "sigma": _tensor(rng, b, k, positive=True),
+            return {"mu": _tensor(rng, b, k), "sigma": _scaled(_tensor(rng, b, k, positive=True), rng) + 1e-3,
                     "next_latent": _tensor(rng, b, k)}
 
         run_property(lambda case: _nll_case(fn, case), batches().map(make), max_examples=30)

@@ -4,6 +4,12 @@ The exercise uses the small *functional* networks of :mod:`autograder.checks.giv
 tensors, printed in the notebook too) so that the student's code can be run and differentiated in a separate
 process and a whole agent's parameters compared entry by entry. Losses come from
 :mod:`reference_impl.deepmdp.losses` (eqs. 6.1-6.3) and :mod:`reference_impl.agents.sac_losses` (eqs. 5.2-5.7).
+
+Hidden input space (what the exercise text allows): batches of 1-6 (Part 1: 2-6, Part 3: 2-5, Part 4: 2-4) with latent sizes 1-4 and
+action sizes 1-2, standard-normal weights and values, pixels 0..255 in [B, 1, 3, 3] images; for the whole update,
+steps 0-5 with actor, target and decoder periods 1-3 (so every stage both runs and waits), ``not_done`` with
+both kinds of transition, ``discount`` in {0, 0.9, 0.99}, ``lr`` in {0.01, 0.05}, ``decoder_latent_lambda`` in
+{0, 0.1}.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
+from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet
+from autograder.checks._property import run_property
 from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
 from autograder.checks.given_networks import (
     decoder,
@@ -295,9 +302,10 @@ def _agent_inputs(rng, b: int, k: int, a: int, step: int, freqs: tuple[int, int,
     batch = {"obs": _images(rng, b), "action": torch.tanh(_tensor(rng, b, a)), "reward": _tensor(rng, b, 1),
              "next_obs": _images(rng, b), "not_done": torch.tensor(not_done, dtype=torch.float64),
              "noise": _tensor(rng, b, a), "next_noise": _tensor(rng, b, a)}
-    hyper = {"lr": 0.05, "discount": 0.9, "critic_tau": 0.1, "encoder_tau": 0.3, "actor_update_freq": freqs[0],
+    hyper = {"lr": float(rng.choice([0.01, 0.05])), "discount": float(rng.choice([0.0, 0.9, 0.99])),
+             "critic_tau": 0.1, "encoder_tau": 0.3, "actor_update_freq": freqs[0],
              "critic_target_update_freq": freqs[1], "decoder_update_freq": freqs[2], "target_entropy": -float(a),
-             "decoder_latent_lambda": 0.1}
+             "decoder_latent_lambda": float(rng.choice([0.0, 0.1]))}
     return {"params": params, "batch": batch, "step": step, "hyper": hyper}
 
 

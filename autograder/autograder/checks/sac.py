@@ -7,6 +7,11 @@ and return tensors; the actor loss also takes the weights of the small functiona
 grading) to test what must and must not receive gradients: a target built without ``torch.no_grad``, an encoding
 or a temperature that is not held fixed in the actor loss, or a ``log pi`` that is not detached in the temperature
 loss all show up as gradients where none may flow.
+
+Hidden input space (what the exercise text allows): batches of 1-6 (1-5 for the actor) with values of either sign;
+``not_done`` mixed, all ones or all zeros; ``discount`` in {0, 0.5, 0.9, 0.99}; ``alpha`` = exp(2 N(0, 1)) (from
+about 0.02 to 50); ``log_alpha`` of either sign; latent sizes 1-3, action sizes 1-2; target entropies -1..-6;
+soft updates on 1-3 named parameters with ``tau`` in {0, 0.005, 0.01, 0.05, 0.3, 1}.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
+from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet
+from autograder.checks._property import run_property
 from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
 from autograder.checks.given_networks import policy, q_values, random_mlp_weights
 from reference_impl.agents import sac_losses as ref
@@ -60,9 +66,12 @@ def _target_case(fn: Callable, case: dict) -> None:
 
 
 def _target_inputs(rng, b) -> dict:
-    return {"reward": _column(rng, b), "not_done": torch.tensor(rng.random((b, 1)) < 0.7, dtype=torch.float64),
+    mask = rng.choice(["mixed", "all_ones", "all_zeros"], p=[0.6, 0.2, 0.2])
+    not_done = rng.random((b, 1)) < 0.7 if mask == "mixed" else np.full((b, 1), mask == "all_ones")
+    return {"reward": _column(rng, b), "not_done": torch.tensor(not_done, dtype=torch.float64),
             "target_q1": _column(rng, b), "target_q2": _column(rng, b), "next_log_pi": _column(rng, b),
-            "alpha": torch.tensor(float(np.exp(rng.normal())), dtype=torch.float64), "discount": 0.99}
+            "alpha": torch.tensor(float(np.exp(2 * rng.normal())), dtype=torch.float64),
+            "discount": float(rng.choice([0.0, 0.5, 0.9, 0.99]))}
 
 
 def check_critic_target(fn: Callable, hidden: bool = False) -> None:
@@ -128,7 +137,7 @@ def _actor_inputs(rng, b: int, k: int, a: int) -> dict:
     critic = {"Q1": random_mlp_weights(rng, k + a, 4, 1), "Q2": random_mlp_weights(rng, k + a, 4, 1)}
     return {"latent": _tensor(rng, b, k), "noise": _tensor(rng, b, a),
             "actor_weights": random_mlp_weights(rng, k, 4, 2 * a), "critic_weights": critic,
-            "alpha": torch.tensor(float(np.exp(rng.normal())), dtype=torch.float64)}
+            "alpha": torch.tensor(float(np.exp(2 * rng.normal())), dtype=torch.float64)}
 
 
 def check_actor_loss(fn: Callable, hidden: bool = False) -> None:
@@ -154,14 +163,14 @@ def _alpha_case(fn: Callable, case: dict) -> None:
 def check_alpha_loss(fn: Callable, hidden: bool = False) -> None:
     with quiet():
         if not hidden:
-            _alpha_case(fn, {"log_alpha": _t(0.0), "log_pi": _t([[-1.0], [1.0]]),
+            _alpha_case(fn, {"log_alpha": _t(0.5), "log_pi": _t([[-1.0], [1.5]]),
                              "target_entropy": -2.0})
             passed("alpha_loss", "fixed batch of two")
             return
 
         def make(rng, b):
-            return {"log_alpha": torch.tensor(float(rng.normal()), dtype=torch.float64), "log_pi": _column(rng, b),
-                    "target_entropy": -float(rng.integers(1, 7))}
+            return {"log_alpha": torch.tensor(float(2 * rng.normal()), dtype=torch.float64),
+                    "log_pi": 3 * _column(rng, b), "target_entropy": -float(rng.integers(1, 7))}
 
         run_property(lambda case: _alpha_case(fn, case), batches().map(lambda a: make(*a)), max_examples=30)
         passed("alpha_loss", "30 random batches")
@@ -195,7 +204,7 @@ def check_soft_update(fn: Callable, hidden: bool = False) -> None:
         def make(rng, b):
             names = ["weight", "bias", "scale"][: 1 + b % 3]
             return {"target": {k: _tensor(rng, b, 2) for k in names}, "online": {k: _tensor(rng, b, 2) for k in names},
-                    "tau": float(rng.choice([0.01, 0.05, 0.3]))}
+                    "tau": float(rng.choice([0.0, 0.005, 0.01, 0.05, 0.3, 1.0]))}
 
         run_property(lambda case: _soft_update_case(fn, case), batches().map(lambda a: make(*a)), max_examples=25)
         passed("soft_update", "25 random parameter sets")

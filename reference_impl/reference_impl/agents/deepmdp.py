@@ -5,27 +5,58 @@
 ``decoder_update_freq``). With ``z = phi(x)`` from the online critic encoder and ``z' = phi(x')`` from the *same
 online* encoder, detached:
 
-* transition loss ``mean_i ||f(z_i, a_i) - sg(z'_i)||²``  (eq. 6.1; ``kind="w1"`` uses the unsquared norm, and a
-  Gaussian model uses the negative log-likelihood, eq. 6.4);
+* transition loss ``mean_i ||f(z_i, a_i) - sg(z'_i)||²``  (eq. 6.1; ``loss_kind="w1"`` uses the unsquared norm, and
+  a Gaussian model uses the negative log-likelihood, eq. 6.4);
 * reward loss ``mean_i (R(f(z_i, a_i)) - r_i)²`` — the reward is predicted from the *predicted next* latent  (eq. 6.2);
 * next-observation reconstruction ``mean ||g(f(z, a)) - x'/255||² / (C·H·W) + lambda_z · mean ½||z||²``  (eq. 6.3):
   unlike SAC-AE, the decoder reconstructs the *next* observation from the predicted next latent.
 
-The loss functions are those of chapter 4 (:mod:`reference_impl.deepmdp.losses`).
+The losses are those of chapter 4 (:mod:`reference_impl.deepmdp.losses`), written per sample here
+(:func:`transition_loss_per_sample`) so that ``loss_reduction="none"`` can weigh the tasks; their batch means are
+the chapter 4 functions (a test checks it). The switches ``transition_loss_reduction`` and
+``gaussian_decoder_input`` select the public codes' variants (:mod:`reference_impl.agents.switches`).
+
+The constructor is mtrl's ``deepmdp.Agent``'s: same names, order and defaults. The course's tuned values are set in
+``conf/agent/*.yaml`` only.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reference_impl.agents import sac_ae
-from reference_impl.agents.sac import Batch, ConfigLike, make_optimizer, to_dict
-from reference_impl.deepmdp.losses import deterministic_transition_loss, gaussian_transition_nll, reward_loss
+from reference_impl.agents.sac import ConfigLike, make_optimizer, to_dict
+from reference_impl.deepmdp.losses import TRANSITION_KINDS
 from reference_impl.networks import GaussianTransitionModel, RewardDecoder, make_transition_model, orthogonal_init_
+from reference_impl.replay_buffer import Batch
+
+
+def transition_loss_per_sample(predicted: Tensor, next_latent: Tensor, sigma: Tensor | None, kind: str,
+                               reduction_rule: str) -> Tensor:
+    """Per-sample transition loss ``[B, 1]`` with ``Δ = z_hat' - sg(z')``:
+
+    * ``sum_dims`` (eq. 6.1 / 6.4): ``sum_k Δ_k²`` (``kind="mse"``), ``||Δ||₂`` (``"w1"``), or for a Gaussian model
+      the exact NLL ``sum_k [log σ_k + Δ_k² / (2σ_k²) + ½ log 2π]``;
+    * ``mean_half`` (mtrl): ``mean_k ½ Δ_k²``, or ``mean_k [½ (Δ_k / σ_k)² + log σ_k]`` for a Gaussian model.
+    """
+    difference = predicted - next_latent.detach()
+    if sigma is not None:
+        if reduction_rule == "mean_half":
+            return (0.5 * (difference / sigma).pow(2) + torch.log(sigma)).mean(dim=1, keepdim=True)
+        per_axis = torch.log(sigma) + difference.pow(2) / (2.0 * sigma.pow(2)) + 0.5 * math.log(2.0 * math.pi)
+        return per_axis.sum(dim=1, keepdim=True)
+    if reduction_rule == "mean_half":
+        return (0.5 * difference.pow(2)).mean(dim=1, keepdim=True)
+    squared = difference.pow(2).sum(dim=1, keepdim=True)
+    if kind == "mse":
+        return squared
+    positive = squared > 0  # the norm's gradient is 0, not NaN, where the difference vanishes
+    return torch.where(positive, torch.sqrt(torch.where(positive, squared, torch.ones_like(squared))), 0.0 * squared)
 
 
 class Agent(sac_ae.Agent):
@@ -35,28 +66,32 @@ class Agent(sac_ae.Agent):
         self,
         env_obs_shape: Sequence[int],
         action_shape: Sequence[int],
-        action_range: tuple[float, float],
+        action_range: tuple[Any, Any],
         device: str | torch.device,
         actor_cfg: ConfigLike,
         critic_cfg: ConfigLike,
         decoder_cfg: ConfigLike,
         reward_decoder_cfg: ConfigLike,
         transition_model_cfg: ConfigLike,
+        alpha_optimizer_cfg: ConfigLike,
         actor_optimizer_cfg: ConfigLike,
         critic_optimizer_cfg: ConfigLike,
-        alpha_optimizer_cfg: ConfigLike,
+        multitask_cfg: ConfigLike,
         decoder_optimizer_cfg: ConfigLike,
         encoder_optimizer_cfg: ConfigLike,
         reward_decoder_optimizer_cfg: ConfigLike,
         transition_model_optimizer_cfg: ConfigLike,
         discount: float = 0.99,
-        init_temperature: float = 0.1,
+        init_temperature: float = 0.01,
         actor_update_freq: int = 2,
-        critic_tau: float = 0.01,
+        critic_tau: float = 0.005,
         critic_target_update_freq: int = 2,
-        encoder_tau: float = 0.05,
+        encoder_tau: float = 0.005,
+        loss_reduction: str = "mean",
         decoder_update_freq: int = 1,
-        decoder_latent_lambda: float = 1e-6,
+        decoder_latent_lambda: float = 0.0,
+        cfg_to_load_model: ConfigLike | None = None,
+        should_complete_init: bool = True,
     ):
         super().__init__(
             env_obs_shape=env_obs_shape,
@@ -66,9 +101,10 @@ class Agent(sac_ae.Agent):
             actor_cfg=actor_cfg,
             critic_cfg=critic_cfg,
             decoder_cfg=decoder_cfg,
+            alpha_optimizer_cfg=alpha_optimizer_cfg,
             actor_optimizer_cfg=actor_optimizer_cfg,
             critic_optimizer_cfg=critic_optimizer_cfg,
-            alpha_optimizer_cfg=alpha_optimizer_cfg,
+            multitask_cfg=multitask_cfg,
             decoder_optimizer_cfg=decoder_optimizer_cfg,
             encoder_optimizer_cfg=encoder_optimizer_cfg,
             discount=discount,
@@ -77,31 +113,44 @@ class Agent(sac_ae.Agent):
             critic_tau=critic_tau,
             critic_target_update_freq=critic_target_update_freq,
             encoder_tau=encoder_tau,
+            loss_reduction=loss_reduction,
             decoder_update_freq=decoder_update_freq,
             decoder_latent_lambda=decoder_latent_lambda,
+            cfg_to_load_model=None,
+            should_complete_init=False,
         )
         feature_dim = self.critic.encoder.feature_dim
         transition_cfg = to_dict(transition_model_cfg)
         self.transition_loss_kind = transition_cfg.pop("loss_kind", "mse")
+        if self.transition_loss_kind not in TRANSITION_KINDS:
+            raise ValueError(f"transition loss_kind must be one of {TRANSITION_KINDS}; got "
+                             f"{self.transition_loss_kind!r}.")
         self.transition_model = make_transition_model(
-            feature_dim=feature_dim, action_dim=self.action_dim, **transition_cfg
+            feature_dim=feature_dim, action_dim=self.action_dim, task_dim=self.task_dim, **transition_cfg
         ).to(self.device)
-        self.reward_decoder = RewardDecoder(feature_dim, **to_dict(reward_decoder_cfg)).to(self.device)
+        self.reward_decoder = RewardDecoder(feature_dim + self.task_dim, **to_dict(reward_decoder_cfg)).to(self.device)
         self.transition_model.apply(orthogonal_init_)
         self.reward_decoder.apply(orthogonal_init_)
-        self.transition_model_optimizer = make_optimizer(
-            transition_model_optimizer_cfg, self.transition_model.parameters()
-        )
-        self.reward_decoder_optimizer = make_optimizer(reward_decoder_optimizer_cfg, self.reward_decoder.parameters())
+        self._optimizer_cfgs["transition_model"] = transition_model_optimizer_cfg
+        self._optimizer_cfgs["reward_decoder"] = reward_decoder_optimizer_cfg
+        if should_complete_init:
+            self.complete_init(cfg_to_load_model)
+
+    def complete_init(self, cfg_to_load_model: ConfigLike | None = None) -> None:
+        if self.transition_loss_kind == "w1" and self.switches.transition_loss_reduction == "mean_half":
+            raise ValueError("transition_loss_reduction='mean_half' is the public codes' squared loss; it does not "
+                             "apply to loss_kind='w1'.")
+        super().complete_init(cfg_to_load_model)
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        cfgs = self._optimizer_cfgs
+        return super().build_optimizers() | {
+            "transition_model": make_optimizer(cfgs["transition_model"], self.transition_model.parameters()),
+            "reward_decoder": make_optimizer(cfgs["reward_decoder"], self.reward_decoder.parameters()),
+        }
 
     def networks(self) -> dict[str, nn.Module]:
         return super().networks() | {"transition_model": self.transition_model, "reward_decoder": self.reward_decoder}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return super().optimizers() | {
-            "transition_model": self.transition_model_optimizer,
-            "reward_decoder": self.reward_decoder_optimizer,
-        }
 
     def update(self, batch: Batch, step: int) -> dict[str, float]:
         """SAC step, then the latent model, then the next-observation decoder every ``decoder_update_freq`` steps."""
@@ -116,39 +165,36 @@ class Agent(sac_ae.Agent):
         return metrics
 
     def predict_next_latent(self, latent: Tensor, action: Tensor) -> Tensor:
-        """``z_hat' = f(z, a)`` (the mean ``mu`` for a Gaussian model)."""
+        """``z_hat' = f(z, a)``: for a Gaussian model the mean ``mu``, or a sample ``mu + sigma · eps`` with
+        ``gaussian_decoder_input="sample"``. ``latent`` carries the task embedding in the multi-task mode."""
         prediction = self.transition_model(latent, action)
-        return prediction[0] if isinstance(self.transition_model, GaussianTransitionModel) else prediction
+        if not isinstance(self.transition_model, GaussianTransitionModel):
+            return prediction
+        mu, sigma = prediction
+        return mu if self.switches.gaussian_decoder_input == "mean" else mu + sigma * torch.randn_like(mu)
 
     def update_transition_reward_model(self, batch: Batch) -> dict[str, float]:
         """Transition (eq. 6.1 / 6.4) + reward (eq. 6.2) losses; steps the encoder, transition model, reward decoder.
 
         ``z'`` comes from the online encoder under ``no_grad`` (the losses also detach it): the target is not moved.
         """
-        latent = self.critic.encoder(batch.obs)
+        latent = self.with_task(self.critic.encoder(batch.obs), batch.task)
+        action = self.to_policy_action(batch.action)
         with torch.no_grad():
             next_latent = self.critic.encoder(batch.next_obs)
         if isinstance(self.transition_model, GaussianTransitionModel):
-            mu, sigma = self.transition_model(latent, batch.action)
-            transition_loss = gaussian_transition_nll(mu, sigma, next_latent)
-            predicted_next_latent = mu
+            mu, sigma = self.transition_model(latent, action)
         else:
-            predicted_next_latent = self.transition_model(latent, batch.action)
-            transition_loss = deterministic_transition_loss(
-                predicted_next_latent, next_latent, kind=self.transition_loss_kind
-            )
-        predicted_reward = self.reward_decoder(predicted_next_latent)
-        reward_prediction_loss = reward_loss(predicted_reward, batch.reward)
-        loss = transition_loss + reward_prediction_loss
+            mu, sigma = self.transition_model(latent, action), None
+        transition_loss = transition_loss_per_sample(mu, next_latent, sigma, self.transition_loss_kind,
+                                                     self.switches.transition_loss_reduction)
+        predicted_next_latent = mu if sigma is None else self.predict_next_latent(latent, action)
+        predicted_reward = self.reward_decoder(self.with_task(predicted_next_latent, batch.task))
+        reward_loss = (predicted_reward - batch.reward).pow(2)
+        loss = self.reduce(transition_loss + reward_loss, batch)
 
-        self.encoder_optimizer.zero_grad(set_to_none=True)
-        self.transition_model_optimizer.zero_grad(set_to_none=True)
-        self.reward_decoder_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.encoder_optimizer.step()
-        self.transition_model_optimizer.step()
-        self.reward_decoder_optimizer.step()
-        return {"transition_loss": transition_loss.item(), "reward_loss": reward_prediction_loss.item()}
+        self.step_optimizers(loss, *self.encoder_optimizer_names(), "transition_model", "reward_decoder")
+        return {"transition_loss": transition_loss.mean().item(), "reward_loss": reward_loss.mean().item()}
 
     def update_decoder(self, batch: Batch) -> dict[str, float]:
         """Reconstruct the *next* observation from the predicted next latent (eq. 6.3).
@@ -156,16 +202,12 @@ class Agent(sac_ae.Agent):
         Steps the encoder, the transition model and the decoder.
         """
         latent = self.critic.encoder(batch.obs)
-        reconstruction = self.decoder(self.predict_next_latent(latent, batch.action))
-        reconstruction_loss = F.mse_loss(reconstruction, self.critic.encoder.preprocess(batch.next_obs))
-        latent_penalty = 0.5 * latent.pow(2).sum(dim=1).mean()
-        loss = reconstruction_loss + self.decoder_latent_lambda * latent_penalty
+        predicted_next_latent = self.predict_next_latent(self.with_task(latent, batch.task),
+                                                         self.to_policy_action(batch.action))
+        target = self.reconstruction_target(batch.next_obs)
+        rec_loss = sac_ae.reconstruction_loss(self.decoder(predicted_next_latent), target, self.loss_reduction)
+        penalty = sac_ae.latent_penalty(latent, self.loss_reduction)
+        loss = self.reduce(rec_loss + self.decoder_latent_lambda * penalty, batch)
 
-        self.encoder_optimizer.zero_grad(set_to_none=True)
-        self.transition_model_optimizer.zero_grad(set_to_none=True)
-        self.decoder_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.encoder_optimizer.step()
-        self.transition_model_optimizer.step()
-        self.decoder_optimizer.step()
-        return {"reconstruction_loss": reconstruction_loss.item(), "decoder_loss": loss.item()}
+        self.step_optimizers(loss, *self.encoder_optimizer_names(), "transition_model", "decoder")
+        return {"reconstruction_loss": rec_loss.mean().item(), "decoder_loss": loss.item()}

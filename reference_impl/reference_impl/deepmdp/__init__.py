@@ -9,12 +9,22 @@ from reference_impl.deepmdp.losses import (
     gaussian_w2,
     reward_loss,
 )
+from reference_impl.deepmdp.probability_metrics import (
+    energy_distance,
+    energy_score_loss,
+    norm_mmd,
+    total_variation,
+)
 
 __all__ = [
     "bisimulation_loss",
     "deterministic_transition_loss",
+    "energy_distance",
+    "energy_score_loss",
     "gaussian_transition_nll",
     "gaussian_w2",
     "gradient_penalty",
+    "norm_mmd",
     "reward_loss",
+    "total_variation",
 ]

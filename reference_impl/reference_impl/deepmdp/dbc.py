@@ -6,8 +6,13 @@ DBC trains the encoder so that latent distances match a one-step bisimulation ta
     L = mean_i ( ||z_i - z_j||_1 - [ |r_i - r_j| + gamma W_2(P_hat_i, P_hat_j) ] )^2,
 
 with ``P_hat_i = N(next_mu_i, diag next_sigma_i^2)`` the latent transition model's prediction for ``(z_i, a_i)`` and
-``W_2`` in closed form (eq. 4.10). The latent distance is the L1 norm (DBC's public code uses a smooth-L1 variant of
-the same). The bracketed target is detached: only ``z`` receives gradients.
+``W_2`` in closed form (eq. 4.10). The latent distance is the L1 norm, as in the paper's equation. The bracketed
+target is detached: only ``z`` receives gradients.
+
+DBC's public code computes a different loss: it compares each latent coordinate with the whole target,
+``mean_{i,k} (h(z_ik - z_jk) - [h(r_i - r_j) + gamma W_2(P_hat_ik, P_hat_jk)])^2`` with ``h`` the smooth-L1 (Huber)
+function applied per coordinate and to the reward gap, and ``W_2`` of the one-dimensional marginals; every coordinate
+then carries the whole reward gap. This function implements the paper's equation, not that variant.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ transition term wins on the four-track variant for some seeds, the encoder colla
 learnt anything and the reward loss stays at the variance of the reward. Nothing else (no reconstruction, no
 contrastive term, no target network) is added.
 
+Other metrics (eq. 4.17-4.20). ``transition_kind`` selects the transition loss: ``"mse"`` (the default above),
+``"w1"`` (eq. 4.7), or a diagonal Gaussian transition ``N(mu(z, a), diag sigma(z, a)^2)`` trained with its negative
+log-likelihood (``"gaussian_nll"``, eq. 4.9: the surrogate of total variation through Pinsker's inequality) or with the
+energy score of ``n_energy_samples`` reparameterised draws (``"energy"``, eq. 4.20: the squared norm-MMD). The
+Gaussian's ``sigma`` lies in ``[sigma_min, sigma_max]`` through a sigmoid, so the likelihood stays bounded.
+
 The autoencoder baseline uses the same encoder and the same data, batch size, optimiser and number of updates, with
 an MLP decoder trained on the pixel mean squared error.
 """
@@ -29,10 +35,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from reference_impl.deepmdp.losses import deterministic_transition_loss, reward_loss
+from reference_impl.deepmdp.losses import deterministic_transition_loss, gaussian_transition_nll, reward_loss
+from reference_impl.deepmdp.probability_metrics import energy_score_loss, sample_diagonal_gaussian
 from reference_impl.envs.donut_world import DonutWorld
+from reference_impl.networks.mlp import mlp
 
 METHODS = ("deepmdp", "autoencoder")
+TRANSITION_KINDS = ("mse", "w1", "gaussian_nll", "energy")
+GAUSSIAN_KINDS = ("gaussian_nll", "energy")
 
 
 @dataclass(frozen=True)
@@ -74,15 +84,7 @@ def collect_random_transitions(
     return TransitionData(observations, actions, rewards, next_observations, states, tracks)
 
 
-def _mlp(n_in: int, hidden: int, n_out: int, n_hidden_layers: int = 1) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Linear(n_in, hidden), nn.ReLU()]
-    for _ in range(n_hidden_layers - 1):
-        layers += [nn.Linear(hidden, hidden), nn.ReLU()]
-    layers.append(nn.Linear(hidden, n_out))
-    return nn.Sequential(*layers)
-
-
-class PixelEncoder(nn.Module):
+class ImageMLPEncoder(nn.Module):
     """``phi``: uint8 image ``[B, 1, H, W]`` -> latent ``[B, latent_dim]``: pixels scaled to [0, 1], an MLP, and
     (``normalise=True``) a layer normalisation without learned scale, so every latent has mean 0 and variance 1
     across its coordinates (``||z||_2 = sqrt(latent_dim)``)."""
@@ -92,7 +94,7 @@ class PixelEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.observation_shape = tuple(observation_shape)
-        self.net = _mlp(int(np.prod(observation_shape)), hidden_dim, latent_dim, n_hidden_layers=2)
+        self.net = mlp(int(np.prod(observation_shape)), hidden_dim, latent_dim, num_hidden_layers=2)
         self.norm = nn.LayerNorm(latent_dim, elementwise_affine=False) if normalise else nn.Identity()
 
     def forward(self, observations: Tensor) -> Tensor:
@@ -106,7 +108,7 @@ class LatentRewardModel(nn.Module):
 
     def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.net = _mlp(latent_dim + action_dim, hidden_dim, 1)
+        self.net = mlp(latent_dim + action_dim, hidden_dim, 1, num_hidden_layers=1)
 
     def forward(self, latent: Tensor, action: Tensor) -> Tensor:
         return self.net(torch.cat([latent, action], dim=1)).squeeze(1)
@@ -117,20 +119,52 @@ class LatentTransitionModel(nn.Module):
 
     def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.net = _mlp(latent_dim + action_dim, hidden_dim, latent_dim)
+        self.net = mlp(latent_dim + action_dim, hidden_dim, latent_dim, num_hidden_layers=1)
 
     def forward(self, latent: Tensor, action: Tensor) -> Tensor:
         return latent + self.net(torch.cat([latent, action], dim=1))
 
 
-class DeepMDPModel(nn.Module):
-    """Encoder, latent reward head and latent transition model."""
+class GaussianLatentTransitionModel(nn.Module):
+    """``N(mu, diag sigma^2)`` with ``mu = z + f(z, a)`` and ``sigma = sigma_min + (sigma_max - sigma_min)
+    sigmoid(g(z, a))``; returns ``(mu, sigma)``, both ``[B, latent_dim]``."""
 
-    def __init__(self, observation_shape: tuple[int, ...], action_dim: int, latent_dim: int, hidden_dim: int) -> None:
+    def __init__(
+        self, latent_dim: int, action_dim: int, hidden_dim: int, sigma_min: float = 0.01, sigma_max: float = 1.0
+    ) -> None:
         super().__init__()
-        self.encoder = PixelEncoder(observation_shape, latent_dim, hidden_dim)
+        if not 0.0 < sigma_min < sigma_max:
+            raise ValueError(f"need 0 < sigma_min < sigma_max; got {sigma_min}, {sigma_max}.")
+        self.sigma_min, self.sigma_max = sigma_min, sigma_max
+        self.net = mlp(latent_dim + action_dim, hidden_dim, 2 * latent_dim, num_hidden_layers=1)
+
+    def forward(self, latent: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        shift, scale = self.net(torch.cat([latent, action], dim=1)).chunk(2, dim=1)
+        return latent + shift, self.sigma_min + (self.sigma_max - self.sigma_min) * torch.sigmoid(scale)
+
+
+class DeepMDPModel(nn.Module):
+    """Encoder, latent reward head and latent transition model (deterministic, or Gaussian when ``gaussian``)."""
+
+    def __init__(
+        self,
+        observation_shape: tuple[int, ...],
+        action_dim: int,
+        latent_dim: int,
+        hidden_dim: int,
+        *,
+        gaussian: bool = False,
+        sigma_min: float = 0.01,
+        sigma_max: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.encoder = ImageMLPEncoder(observation_shape, latent_dim, hidden_dim)
         self.reward = LatentRewardModel(latent_dim, action_dim, hidden_dim)
-        self.transition = LatentTransitionModel(latent_dim, action_dim, hidden_dim)
+        self.transition: nn.Module = (
+            GaussianLatentTransitionModel(latent_dim, action_dim, hidden_dim, sigma_min, sigma_max)
+            if gaussian
+            else LatentTransitionModel(latent_dim, action_dim, hidden_dim)
+        )
         # Rewards may be trained standardised; predict_reward undoes it: r = offset + scale * R_bar(z, a).
         self.register_buffer("reward_offset", torch.zeros(()))
         self.register_buffer("reward_scale", torch.ones(()))
@@ -145,8 +179,8 @@ class AutoencoderModel(nn.Module):
 
     def __init__(self, observation_shape: tuple[int, ...], latent_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.encoder = PixelEncoder(observation_shape, latent_dim, hidden_dim)
-        self.decoder = _mlp(latent_dim, hidden_dim, int(np.prod(observation_shape)), n_hidden_layers=2)
+        self.encoder = ImageMLPEncoder(observation_shape, latent_dim, hidden_dim)
+        self.decoder = mlp(latent_dim, hidden_dim, int(np.prod(observation_shape)), num_hidden_layers=2)
 
     def reconstruct(self, latent: Tensor) -> Tensor:
         return torch.sigmoid(self.decoder(latent))
@@ -165,10 +199,17 @@ class LatentModelConfig:
     transition_kind: str = "mse"
     transition_weight: float = 0.1
     standardise_rewards: bool = True
+    n_energy_samples: int = 8
+    sigma_min: float = 0.01
+    sigma_max: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {self.method!r}.")
+        if self.transition_kind not in TRANSITION_KINDS:
+            raise ValueError(f"transition_kind must be one of {TRANSITION_KINDS}; got {self.transition_kind!r}.")
+        if self.n_energy_samples < 2:
+            raise ValueError(f"n_energy_samples must be at least 2; got {self.n_energy_samples}.")
         if min(self.latent_dim, self.hidden_dim, self.n_updates, self.batch_size) < 1:
             raise ValueError("latent_dim, hidden_dim, n_updates and batch_size must be positive.")
         if self.transition_weight < 0:
@@ -199,6 +240,23 @@ def encode(encoder: nn.Module, observations: np.ndarray, batch_size: int = 1024)
     return torch.cat(chunks).double().numpy()
 
 
+def _transition_loss(
+    model: DeepMDPModel,
+    latent: Tensor,
+    action: Tensor,
+    next_latent: Tensor,
+    config: LatentModelConfig,
+    noise: torch.Generator,
+) -> Tensor:
+    """The transition loss selected by ``config.transition_kind`` (the next latent is a constant target)."""
+    if config.transition_kind not in GAUSSIAN_KINDS:
+        return deterministic_transition_loss(model.transition(latent, action), next_latent, kind=config.transition_kind)
+    mu, sigma = model.transition(latent, action)
+    if config.transition_kind == "gaussian_nll":
+        return gaussian_transition_nll(mu, sigma, next_latent)
+    return energy_score_loss(sample_diagonal_gaussian(mu, sigma, config.n_energy_samples, noise), next_latent)
+
+
 def train_latent_model(data: TransitionData, config: LatentModelConfig, *, seed: int = 0) -> TrainedLatentModel:
     """Train the model selected by ``config.method`` on ``data`` and return it with its loss history."""
     torch.manual_seed(seed)
@@ -206,7 +264,13 @@ def train_latent_model(data: TransitionData, config: LatentModelConfig, *, seed:
     observation_shape = data.observations.shape[1:]
     if config.method == "deepmdp":
         model: DeepMDPModel | AutoencoderModel = DeepMDPModel(
-            observation_shape, data.actions.shape[1], config.latent_dim, config.hidden_dim
+            observation_shape,
+            data.actions.shape[1],
+            config.latent_dim,
+            config.hidden_dim,
+            gaussian=config.transition_kind in GAUSSIAN_KINDS,
+            sigma_min=config.sigma_min,
+            sigma_max=config.sigma_max,
         )
     else:
         model = AutoencoderModel(observation_shape, config.latent_dim, config.hidden_dim)
@@ -220,6 +284,7 @@ def train_latent_model(data: TransitionData, config: LatentModelConfig, *, seed:
         model.reward_offset.fill_(reward_mean.item())
         model.reward_scale.fill_(reward_std.item())
         rewards = (rewards - reward_mean) / reward_std
+    noise = torch.Generator().manual_seed(seed)  # the energy score's reparameterisation noise
     history: dict[str, list[float]] = {"loss": [], "reward": [], "transition": [], "reconstruction": []}
     start = time.perf_counter()
     model.train()
@@ -230,8 +295,7 @@ def train_latent_model(data: TransitionData, config: LatentModelConfig, *, seed:
             with torch.no_grad():
                 next_latent = model.encoder(next_observations[index])
             loss_r = reward_loss(model.reward(latent, actions[index]), rewards[index])
-            predicted = model.transition(latent, actions[index])
-            loss_p = deterministic_transition_loss(predicted, next_latent, kind=config.transition_kind)
+            loss_p = _transition_loss(model, latent, actions[index], next_latent, config, noise)
             loss = loss_r + config.transition_weight * loss_p
             history["reward"].append(loss_r.item())
             history["transition"].append(loss_p.item())

@@ -65,7 +65,9 @@ def deterministic_transition_loss(predicted_next_latent: Tensor, next_latent: Te
       1-Wasserstein distance between two Diracs is the distance between their atoms, so this is exactly the
       per-sample ``W_1`` of (eq. 4.3) under the Euclidean latent metric.
     * ``"mse"`` (eq. 4.8): ``mean_i sum_k (z_hat_ik - phi(s'_i)_k)^2``: squared error summed over the latent axes and
-      averaged over the batch, i.e. the mean squared ``W_2`` between the Diracs (the objective of the public code).
+      averaged over the batch, i.e. the mean squared ``W_2`` between the Diracs. The public code of DBC and mtrl's
+      DeepMDP agent averages ``1/2 (z_hat_ik - phi(s'_i)_k)^2`` over the batch *and* the ``K`` latent axes (their
+      Gaussian NLL with ``sigma = 1``), which is this loss divided by ``2 K``: same minimiser, different weight.
 
     Shapes must match exactly, ``[B, ...]``; all non-batch axes are latent axes.
     """

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from reference_impl.deepmdp.latent_model import (
+    ImageMLPEncoder,
     LatentModelConfig,
-    PixelEncoder,
     TrainedLatentModel,
     collect_random_transitions,
     encode,
@@ -221,5 +221,5 @@ def random_encoder_metrics(variant: str = "one_track", *, seed: int = 0) -> Reco
     env = DonutWorld(n_tracks=VARIANTS[variant])
     config = LatentModelConfig()
     torch.manual_seed(seed)
-    encoder = PixelEncoder(env.observation_space.shape, config.latent_dim, config.hidden_dim)
+    encoder = ImageMLPEncoder(env.observation_space.shape, config.latent_dim, config.hidden_dim)
     return evaluate_encoder(encoder, env, seed=seed + 10_000)

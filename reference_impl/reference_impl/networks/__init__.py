@@ -5,11 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reference_impl.networks.actor import Actor, mlp, squashed_gaussian_log_prob
+from reference_impl.networks.actor import Actor, squashed_gaussian_log_prob
 from reference_impl.networks.critic import Critic, QFunction
 from reference_impl.networks.decoder import PixelDecoder
 from reference_impl.networks.encoder import PixelEncoder, conv_output_size
+from reference_impl.networks.mlp import mlp
 from reference_impl.networks.reward_decoder import RewardDecoder
+from reference_impl.networks.task_encoder import TaskEncoder
 from reference_impl.networks.transition_model import (
     DeterministicTransitionModel,
     GaussianTransitionModel,
@@ -27,6 +29,8 @@ def orthogonal_init_(module: nn.Module) -> None:
         nn.init.orthogonal_(module.weight)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.orthogonal_(module.weight)
     elif isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
         with torch.no_grad():
             module.weight.zero_()
@@ -45,6 +49,7 @@ __all__ = [
     "PixelEncoder",
     "QFunction",
     "RewardDecoder",
+    "TaskEncoder",
     "conv_output_size",
     "make_transition_model",
     "mlp",

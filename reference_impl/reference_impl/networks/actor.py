@@ -6,7 +6,8 @@
 
 where the correction term is computed in the stable form ``2 (log 2 - u - softplus(-2u))``.
 ``log sigma`` is squashed into ``[log_std_min, log_std_max]`` with a tanh.
-The actor owns its encoder; the agent ties that encoder's convolutions to the critic's (see ``sac.Agent``).
+The actor owns its encoder; the agent ties that encoder's convolutions to the critic's (see ``sac.Agent``). In the
+multi-task mode the policy reads ``z`` concatenated with a task embedding of ``task_dim`` coordinates.
 """
 
 from __future__ import annotations
@@ -19,17 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reference_impl.networks.encoder import PixelEncoder
-
-
-def mlp(input_dim: int, hidden_dim: int, output_dim: int, num_hidden_layers: int = 2) -> nn.Sequential:
-    """``num_hidden_layers`` Linear+ReLU layers of width ``hidden_dim`` followed by a linear output layer."""
-    layers: list[nn.Module] = []
-    width = input_dim
-    for _ in range(num_hidden_layers):
-        layers += [nn.Linear(width, hidden_dim), nn.ReLU()]
-        width = hidden_dim
-    layers.append(nn.Linear(width, output_dim))
-    return nn.Sequential(*layers)
+from reference_impl.networks.mlp import mlp
 
 
 def squashed_gaussian_log_prob(noise: Tensor, log_std: Tensor, pre_tanh: Tensor) -> Tensor:
@@ -51,12 +42,13 @@ class Actor(nn.Module):
         num_hidden_layers: int = 2,
         log_std_min: float = -10.0,
         log_std_max: float = 2.0,
+        task_dim: int = 0,
     ):
         super().__init__()
         if log_std_min >= log_std_max:
             raise ValueError(f"log_std_min must be < log_std_max; got {log_std_min} and {log_std_max}.")
         self.encoder = PixelEncoder(obs_shape, **encoder)
-        self.trunk = mlp(self.encoder.feature_dim, hidden_dim, 2 * action_dim, num_hidden_layers)
+        self.trunk = mlp(self.encoder.feature_dim + task_dim, hidden_dim, 2 * action_dim, num_hidden_layers)
         self.log_std_min = log_std_min
         self.log_std_max = log_std_max
 
@@ -74,6 +66,6 @@ class Actor(nn.Module):
         log_pi = squashed_gaussian_log_prob(noise, log_std, pre_tanh)
         return torch.tanh(mu), torch.tanh(pre_tanh), log_pi, log_std
 
-    def forward(self, obs: Tensor, sample: bool = True, detach_conv: bool = False):
-        """Encode pixels with the actor's encoder, then :meth:`policy`."""
-        return self.policy(self.encoder(obs, detach_conv=detach_conv), sample=sample)
+    def forward(self, obs: Tensor, sample: bool = True):
+        """Encode pixels with the actor's encoder, then :meth:`policy` (single-task: no task embedding)."""
+        return self.policy(self.encoder(obs), sample=sample)

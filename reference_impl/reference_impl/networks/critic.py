@@ -1,4 +1,6 @@
-"""The twin soft Q-functions of pixel SAC (book chapter 5): ``Q_1(z, a)`` and ``Q_2(z, a)`` on one shared encoder."""
+"""The twin soft Q-functions of pixel SAC (book chapter 5): ``Q_1(z, a)`` and ``Q_2(z, a)`` on one shared encoder.
+
+In the multi-task mode ``z`` is the encoding concatenated with a task embedding of ``task_dim`` coordinates."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from reference_impl.networks.actor import mlp
 from reference_impl.networks.encoder import PixelEncoder
+from reference_impl.networks.mlp import mlp
 
 
 class QFunction(nn.Module):
@@ -34,19 +36,20 @@ class Critic(nn.Module):
         encoder: dict,
         hidden_dim: int = 1024,
         num_hidden_layers: int = 2,
+        task_dim: int = 0,
     ):
         super().__init__()
         self.encoder = PixelEncoder(obs_shape, **encoder)
-        self.Q1 = QFunction(self.encoder.feature_dim, action_dim, hidden_dim, num_hidden_layers)
-        self.Q2 = QFunction(self.encoder.feature_dim, action_dim, hidden_dim, num_hidden_layers)
+        self.Q1 = QFunction(self.encoder.feature_dim + task_dim, action_dim, hidden_dim, num_hidden_layers)
+        self.Q2 = QFunction(self.encoder.feature_dim + task_dim, action_dim, hidden_dim, num_hidden_layers)
 
     def q_values(self, latent: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """Both heads on an already computed encoding."""
         return self.Q1(latent, action), self.Q2(latent, action)
 
-    def forward(self, obs: Tensor, action: Tensor, detach_conv: bool = False) -> tuple[Tensor, Tensor]:
-        """``(Q_1(phi(x), a), Q_2(phi(x), a))``."""
-        return self.q_values(self.encoder(obs, detach_conv=detach_conv), action)
+    def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        """``(Q_1(phi(x), a), Q_2(phi(x), a))`` (single-task: no task embedding)."""
+        return self.q_values(self.encoder(obs), action)
 
     def heads(self) -> list[nn.Module]:
         """The Q heads (everything but the encoder)."""

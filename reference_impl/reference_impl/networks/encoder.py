@@ -63,7 +63,8 @@ class PixelEncoder(nn.Module):
         if obs.shape[1:] != self.obs_shape:
             raise ValueError(f"expected observations of shape [B, {', '.join(map(str, self.obs_shape))}]; "
                              f"got {tuple(obs.shape)}.")
-        return obs.contiguous(memory_format=torch.channels_last).to(torch.float32, copy=True).div_(255.0)
+        dtype = self.fc.weight.dtype  # float32 unless the encoder was converted (e.g. to float64 for tests)
+        return obs.contiguous(memory_format=torch.channels_last).to(dtype, copy=True).div_(255.0)
 
     def conv_features(self, obs: Tensor) -> Tensor:
         """``flatten(conv(x / 255))``: the flat convolutional features, shape ``[B, num_filters · side²]``.
@@ -80,10 +81,9 @@ class PixelEncoder(nn.Module):
         """``tanh(LayerNorm(W_fc · h))``: the trainable head on top of the convolutions."""
         return torch.tanh(self.ln(self.fc(conv_features)))
 
-    def forward(self, obs: Tensor, detach_conv: bool = False) -> Tensor:
-        """``phi(x)`` (eq. 5.1); ``detach_conv=True`` stops gradients at the convolutions (the head still learns)."""
-        h = self.conv_features(obs)
-        return self.head(h.detach() if detach_conv else h)
+    def forward(self, obs: Tensor) -> Tensor:
+        """``phi(x)`` (eq. 5.1)."""
+        return self.head(self.conv_features(obs))
 
     def tie_conv_weights_to(self, source: PixelEncoder) -> None:
         """Make this encoder's convolutions *use the same Parameter objects* as ``source`` (tied, not copied)."""

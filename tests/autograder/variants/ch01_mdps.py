@@ -49,6 +49,21 @@ def bellman_expectation_backup(P, R, gamma, V, pi):
     Q = R + gamma * (P @ V).T
     return Q.max(axis=1)
 ''',
+            "P_at_V_not_transposed": '''
+def bellman_expectation_backup(P, R, gamma, V, pi):
+    Q = R + gamma * (P @ V)
+    return (pi * Q).sum(axis=1)
+''',
+            "sum_over_states": '''
+def bellman_expectation_backup(P, R, gamma, V, pi):
+    Q = R + gamma * (P @ V).T
+    return (pi * Q).sum(axis=0)
+''',
+            "discounted_reward": '''
+def bellman_expectation_backup(P, R, gamma, V, pi):
+    Q = gamma * (R + (P @ V).T)
+    return (pi * Q).sum(axis=1)
+''',
         },
     },
     "policy_evaluation": {
@@ -100,6 +115,16 @@ def policy_evaluation(P, R, gamma, pi):
     P_pi = np.einsum("sa,ast->st", pi, P)
     r_pi = R.mean(axis=1)
     return np.linalg.solve(np.eye(len(r_pi)) - gamma * P_pi, r_pi)
+''',
+            "policy_ignored_in_dynamics": '''
+def policy_evaluation(P, R, gamma, pi):
+    P_pi = P.mean(axis=0)
+    r_pi = (pi * R).sum(axis=1)
+    return np.linalg.solve(np.eye(len(r_pi)) - gamma * P_pi, r_pi)
+''',
+            "one_backup_only": '''
+def policy_evaluation(P, R, gamma, pi):
+    return (pi * R).sum(axis=1)
 ''',
         },
     },
@@ -175,6 +200,39 @@ def value_iteration(P, R, gamma, tol):
             return V_next, k
         V = V_next
 ''',
+            "P_at_V_not_transposed": '''
+def value_iteration(P, R, gamma, tol):
+    V = np.zeros(R.shape[0])
+    k = 0
+    while True:
+        k += 1
+        V_next = (R + gamma * (P @ V)).max(axis=1)
+        if np.abs(V_next - V).max() <= tol * (1 - gamma) / gamma:
+            return V_next, k
+        V = V_next
+''',
+            "threshold_not_divided_by_gamma": '''
+def value_iteration(P, R, gamma, tol):
+    V = np.zeros(R.shape[0])
+    k = 0
+    while True:
+        k += 1
+        V_next = (R + gamma * (P @ V).T).max(axis=1)
+        if np.abs(V_next - V).max() <= tol * (1 - gamma):
+            return V_next, k
+        V = V_next
+''',
+            "returns_the_previous_iterate": '''
+def value_iteration(P, R, gamma, tol):
+    V = np.zeros(R.shape[0])
+    k = 0
+    while True:
+        k += 1
+        V_next = (R + gamma * (P @ V).T).max(axis=1)
+        if np.abs(V_next - V).max() <= tol * (1 - gamma) / gamma:
+            return V, k
+        V = V_next
+''',
         },
     },
     "greedy_policy": {
@@ -211,6 +269,14 @@ def greedy_policy(P, R, gamma, V):
             "transposed_P": '''
 def greedy_policy(P, R, gamma, V):
     return np.argmax(R + gamma * (np.transpose(P, (0, 2, 1)) @ V).T, axis=1)
+''',
+            "P_at_V_not_transposed": '''
+def greedy_policy(P, R, gamma, V):
+    return np.argmax(R + gamma * (P @ V), axis=1)
+''',
+            "gamma_ignored": '''
+def greedy_policy(P, R, gamma, V):
+    return np.argmax(R + (P @ V).T, axis=1)
 ''',
         },
     },

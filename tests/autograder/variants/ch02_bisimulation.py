@@ -49,6 +49,27 @@ def refine_once(P, R, labels):
     signature = np.round(np.concatenate([labels[:, None], R, mass], axis=1), 6)
     return np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
 ''',
+            "reward_rows_compared_by_their_sum": '''
+def refine_once(P, R, labels):
+    onehot = (labels[:, None] == np.unique(labels)[None, :]).astype(float)
+    mass = np.einsum("ast,tk->sak", P, onehot).reshape(len(labels), -1)
+    signature = np.round(np.concatenate([labels[:, None], R.sum(axis=1, keepdims=True), mass], axis=1), 6)
+    return np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
+''',
+            "mass_summed_over_actions": '''
+def refine_once(P, R, labels):
+    onehot = (labels[:, None] == np.unique(labels)[None, :]).astype(float)
+    mass = np.einsum("ast,tk->sk", P, onehot)
+    signature = np.round(np.concatenate([labels[:, None], R, mass], axis=1), 6)
+    return np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
+''',
+            "rounds_to_two_decimals": '''
+def refine_once(P, R, labels):
+    onehot = (labels[:, None] == np.unique(labels)[None, :]).astype(float)
+    mass = np.einsum("ast,tk->sak", P, onehot).reshape(len(labels), -1)
+    signature = np.round(np.concatenate([labels[:, None], R, mass], axis=1), 2)
+    return np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
+''',
             "forgets_current_blocks": '''
 def refine_once(P, R, labels):
     onehot = (labels[:, None] == np.unique(labels)[None, :]).astype(float)
@@ -112,6 +133,42 @@ def bisimulation_partition(P, R):
             return new
         labels = new
 ''',
+            "starts_from_the_finest_partition": '''
+def bisimulation_partition(P, R):
+    labels = np.arange(R.shape[0])
+    while True:
+        onehot = (labels[:, None] == np.unique(labels)[None, :]).astype(float)
+        mass = np.einsum("ast,tk->sak", P, onehot).reshape(len(labels), -1)
+        signature = np.round(np.concatenate([labels[:, None], R, mass], axis=1), 6)
+        new = np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
+        if len(np.unique(new)) == len(np.unique(labels)):
+            return new
+        labels = new
+''',
+            "reward_rows_compared_by_their_sum": '''
+def bisimulation_partition(P, R):
+    labels = np.zeros(R.shape[0], dtype=int)
+    while True:
+        onehot = (labels[:, None] == np.unique(labels)[None, :]).astype(float)
+        mass = np.einsum("ast,tk->sak", P, onehot).reshape(len(labels), -1)
+        signature = np.round(np.concatenate([labels[:, None], R.sum(axis=1, keepdims=True), mass], axis=1), 6)
+        new = np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
+        if len(np.unique(new)) == len(np.unique(labels)):
+            return new
+        labels = new
+''',
+            "rounds_to_two_decimals": '''
+def bisimulation_partition(P, R):
+    labels = np.zeros(R.shape[0], dtype=int)
+    while True:
+        onehot = (labels[:, None] == np.unique(labels)[None, :]).astype(float)
+        mass = np.einsum("ast,tk->sak", P, onehot).reshape(len(labels), -1)
+        signature = np.round(np.concatenate([labels[:, None], R, mass], axis=1), 2)
+        new = np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
+        if len(np.unique(new)) == len(np.unique(labels)):
+            return new
+        labels = new
+''',
             "identical_rows_only": '''
 def bisimulation_partition(P, R):
     signature = np.round(np.concatenate([R, np.transpose(P, (1, 0, 2)).reshape(R.shape[0], -1)], axis=1), 6)
@@ -156,6 +213,20 @@ def quotient_mdp(P, R, labels):
     member = (labels[:, None] == np.arange(labels.max() + 1)[None, :]).astype(float)
     weights = member / member.sum(axis=0)
     return np.einsum("sb,ast,tc->abc", weights, P, member), member.T @ R
+''',
+            "blocks_in_order_of_first_appearance": '''
+def quotient_mdp(P, R, labels):
+    _, first = np.unique(labels, return_index=True)
+    reps = np.sort(first)
+    blocks = [labels == labels[r] for r in reps]
+    P_hat = np.stack([np.stack([P[:, r, C].sum(axis=1) for C in blocks], axis=1) for r in reps], axis=1)
+    return P_hat, R[reps]
+''',
+            "P_hat_summed_over_members": '''
+def quotient_mdp(P, R, labels):
+    member = (labels[:, None] == np.arange(labels.max() + 1)[None, :]).astype(float)
+    weights = member / member.sum(axis=0)
+    return np.einsum("sb,ast,tc->abc", member, P, member), weights.T @ R
 ''',
             "transposed_P_hat": '''
 def quotient_mdp(P, R, labels):

@@ -53,6 +53,23 @@ def wasserstein1(p, q, D):
 def wasserstein1(p, q, D):
     return p @ D @ q
 ''',
+            "arguments_swapped": '''
+import ot
+
+def wasserstein1(p, q, D):
+    return float(ot.emd2(q, p, D))
+''',
+            "cost_transposed": _W1_LINPROG.replace("linprog(D.reshape(-1)", "linprog(D.T.reshape(-1)"),
+            "common_mass_stays_in_place_for_free": '''
+import ot
+
+def wasserstein1(p, q, D):
+    common = np.minimum(p, q)
+    rest_p, rest_q = p - common, q - common
+    if rest_p.sum() < 1e-12:
+        return 0.0
+    return float(ot.emd2(rest_p / rest_p.sum(), rest_q / rest_q.sum(), D)) * rest_p.sum()
+''',
             "one_dimensional_cdf_formula": '''
 def wasserstein1(p, q, D):
     return np.abs(np.cumsum(p) - np.cumsum(q)).sum()
@@ -79,6 +96,19 @@ def ferns_update(P, R, gamma, d):
             "max_over_actions_dropped": _UPDATE.replace("max((1 - gamma)", "np.mean([(1 - gamma)").replace(
                 "for a in range(A))", "for a in range(A)])"),
             "unnormalised_weights": _UPDATE.replace("(1 - gamma) * abs", "abs"),
+            "max_over_actions_taken_separately": '''
+import ot
+
+def ferns_update(P, R, gamma, d):
+    A, S, _ = P.shape
+    out = np.zeros((S, S))
+    for s in range(S):
+        for t in range(S):
+            out[s, t] = ((1 - gamma) * max(abs(R[s, a] - R[t, a]) for a in range(A))
+                         + gamma * max(ot.emd2(P[a, s], P[a, t], d) for a in range(A)))
+    return out
+''',
+            "reward_difference_not_absolute": _UPDATE.replace("abs(R[s, a] - R[t, a])", "(R[s, a] - R[t, a])"),
             "weights_swapped": _UPDATE.replace("(1 - gamma) * abs(R[s, a] - R[t, a]) + gamma * ot",
                                                "gamma * abs(R[s, a] - R[t, a]) + (1 - gamma) * ot"),
         },
@@ -136,6 +166,16 @@ def bisimulation_metric(P, R, gamma, tol):
     while True:
         d_new = ferns_update(P, R, gamma, d)
         if np.abs(d_new - d).max() <= 100 * tol:
+            return d_new
+        d = d_new
+''',
+            "weights_swapped": _UPDATE.replace("(1 - gamma) * abs(R[s, a] - R[t, a]) + gamma * ot",
+                                               "gamma * abs(R[s, a] - R[t, a]) + (1 - gamma) * ot") + '''
+def bisimulation_metric(P, R, gamma, tol):
+    d = np.zeros((R.shape[0], R.shape[0]))
+    while True:
+        d_new = ferns_update(P, R, gamma, d)
+        if np.abs(d_new - d).max() <= tol * (1 - gamma) / gamma:
             return d_new
         d = d_new
 ''',
@@ -201,6 +241,25 @@ from scipy.linalg import solve_discrete_lyapunov
 def mico_distance(P_pi, r_pi, gamma):
     C = (r_pi[:, None] - r_pi[None, :]) ** 2
     return solve_discrete_lyapunov(np.sqrt(gamma) * P_pi, C)
+''',
+            "signed_reward_difference": '''
+from scipy.linalg import solve_discrete_lyapunov
+
+def mico_distance(P_pi, r_pi, gamma):
+    C = r_pi[:, None] - r_pi[None, :]
+    return solve_discrete_lyapunov(np.sqrt(gamma) * P_pi, C)
+''',
+            "one_step_only": '''
+def mico_distance(P_pi, r_pi, gamma):
+    C = np.abs(r_pi[:, None] - r_pi[None, :])
+    return C + gamma * P_pi @ C @ P_pi.T
+''',
+            "right_factor_not_transposed": '''
+def mico_distance(P_pi, r_pi, gamma):
+    n = len(r_pi)
+    C = np.abs(r_pi[:, None] - r_pi[None, :])
+    U = np.linalg.solve(np.eye(n * n) - gamma * np.kron(P_pi, P_pi.T), C.reshape(-1))
+    return U.reshape(n, n)
 ''',
             "missing_discount": '''
 from scipy.linalg import solve_discrete_lyapunov

@@ -24,6 +24,14 @@ def reward_loss(predicted_reward, reward):
 def reward_loss(predicted_reward, reward):
     return ((predicted_reward.squeeze(-1) - reward) ** 2).sum()
 ''',
+            "prediction_detached": '''
+def reward_loss(predicted_reward, reward):
+    return ((predicted_reward.detach().squeeze(-1) - reward) ** 2).mean()
+''',
+            "half_squared_error": '''
+def reward_loss(predicted_reward, reward):
+    return 0.5 * ((predicted_reward.squeeze(-1) - reward) ** 2).mean()
+''',
             "absolute_error": '''
 def reward_loss(predicted_reward, reward):
     return (predicted_reward.squeeze(-1) - reward).abs().mean()
@@ -57,6 +65,14 @@ def transition_loss(predicted_next_latent, next_latent):
             "squared_error_instead_of_w1": '''
 def transition_loss(predicted_next_latent, next_latent):
     return ((predicted_next_latent - next_latent.detach()) ** 2).sum(dim=-1).mean()
+''',
+            "prediction_detached": '''
+def transition_loss(predicted_next_latent, next_latent):
+    return ((predicted_next_latent.detach() - next_latent.detach()) ** 2).sum(dim=-1).sqrt().mean()
+''',
+            "sum_over_the_batch": '''
+def transition_loss(predicted_next_latent, next_latent):
+    return ((predicted_next_latent - next_latent.detach()) ** 2).sum(dim=-1).sqrt().sum()
 ''',
             "elementwise_l1": '''
 def transition_loss(predicted_next_latent, next_latent):
@@ -102,6 +118,18 @@ import math
 def gaussian_nll(mu, sigma, next_latent):
     per_dim = sigma.log() + (next_latent - mu) ** 2 / (2 * sigma ** 2) + 0.5 * math.log(2 * math.pi)
     return per_dim.sum(dim=1).mean()
+''',
+            "log_two_pi_term_missing": '''
+def gaussian_nll(mu, sigma, next_latent):
+    z = next_latent.detach()
+    return (sigma.log() + (z - mu) ** 2 / (2 * sigma ** 2)).sum(dim=1).mean()
+''',
+            "sum_over_the_batch": '''
+import math
+
+def gaussian_nll(mu, sigma, next_latent):
+    z = next_latent.detach()
+    return (sigma.log() + (z - mu) ** 2 / (2 * sigma ** 2) + 0.5 * math.log(2 * math.pi)).sum()
 ''',
             "sigma_not_squared": '''
 import math
@@ -169,6 +197,28 @@ def mlp(weights, x):
 def gradient_penalty(weights, x):
     (g,) = torch.autograd.grad(mlp(weights, x).sum(), weights["W1"], create_graph=True)
     return ((g.norm(dim=0) - 1) ** 2).mean()
+''',
+            "mean_norm_before_the_penalty": '''
+import torch
+
+def mlp(weights, x):
+    return torch.tanh(x @ weights["W1"] + weights["b1"]) @ weights["W2"] + weights["b2"]
+
+def gradient_penalty(weights, x):
+    x = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(mlp(weights, x).sum(), x, create_graph=True)
+    return (g.norm(dim=1).mean() - 1) ** 2
+''',
+            "pushes_the_norm_to_zero": '''
+import torch
+
+def mlp(weights, x):
+    return torch.tanh(x @ weights["W1"] + weights["b1"]) @ weights["W2"] + weights["b2"]
+
+def gradient_penalty(weights, x):
+    x = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(mlp(weights, x).sum(), x, create_graph=True)
+    return (g.norm(dim=1) ** 2).mean()
 ''',
             "squared_norm": '''
 import torch

@@ -48,6 +48,20 @@ def critic_target(reward, not_done, target_q1, target_q2, next_log_pi, alpha, di
     with torch.no_grad():
         return reward + discount * (torch.min(target_q1, target_q2) - alpha * next_log_pi)
 ''',
+            "discount_hard_coded": '''
+import torch
+
+def critic_target(reward, not_done, target_q1, target_q2, next_log_pi, alpha, discount):
+    with torch.no_grad():
+        return reward + 0.99 * not_done * (torch.min(target_q1, target_q2) - alpha * next_log_pi)
+''',
+            "mask_inverted": '''
+import torch
+
+def critic_target(reward, not_done, target_q1, target_q2, next_log_pi, alpha, discount):
+    with torch.no_grad():
+        return reward + discount * (1 - not_done) * (torch.min(target_q1, target_q2) - alpha * next_log_pi)
+''',
             "max_of_the_two_qs": '''
 import torch
 
@@ -89,6 +103,16 @@ def critic_loss(q1, q2, target_q):
 def critic_loss(q1, q2, target_q):
     return ((q1 - target_q.detach()) ** 2).mean()
 ''',
+            "half_squared_error": '''
+def critic_loss(q1, q2, target_q):
+    y = target_q.detach()
+    return 0.5 * ((q1 - y) ** 2).mean() + 0.5 * ((q2 - y) ** 2).mean()
+''',
+            "mean_of_the_two_heads": '''
+def critic_loss(q1, q2, target_q):
+    y = target_q.detach()
+    return (((q1 - y) ** 2).mean() + ((q2 - y) ** 2).mean()) / 2
+''',
             "regress_the_min": '''
 import torch
 
@@ -121,6 +145,7 @@ def actor_loss(latent, noise, actor_weights, critic_weights, alpha):
             "alpha_not_detached": _ACTOR.replace("alpha.detach() * log_pi", "alpha * log_pi"),
             "max_of_the_two_qs": _ACTOR.replace("torch.min(q1, q2)", "torch.max(q1, q2)"),
             "entropy_sign": _ACTOR.replace("alpha.detach() * log_pi", "-alpha.detach() * log_pi"),
+            "mean_of_the_two_qs": _ACTOR.replace("torch.min(q1, q2)", "(q1 + q2) / 2"),
             "critic_sees_a_detached_action": _ACTOR.replace("q_values(critic_weights, z, action)",
                                                             "q_values(critic_weights, z, action.detach())"),
         },
@@ -145,6 +170,14 @@ def alpha_loss(log_alpha, log_pi, target_entropy):
             "log_pi_not_detached": '''
 def alpha_loss(log_alpha, log_pi, target_entropy):
     return (log_alpha * (-log_pi - target_entropy)).mean()
+''',
+            "sum_instead_of_mean": '''
+def alpha_loss(log_alpha, log_pi, target_entropy):
+    return (log_alpha * (-log_pi - target_entropy).detach()).sum()
+''',
+            "entropy_term_sign": '''
+def alpha_loss(log_alpha, log_pi, target_entropy):
+    return (log_alpha * (log_pi + target_entropy).detach()).mean()
 ''',
             "target_entropy_sign": '''
 def alpha_loss(log_alpha, log_pi, target_entropy):
@@ -178,6 +211,10 @@ def soft_update(target, online, tau):
             "target_not_decayed": '''
 def soft_update(target, online, tau):
     return {k: target[k] + tau * online[k] for k in target}
+''',
+            "tau_hard_coded": '''
+def soft_update(target, online, tau):
+    return {k: 0.01 * online[k] + 0.99 * target[k] for k in target}
 ''',
             "hard_copy": '''
 def soft_update(target, online, tau):

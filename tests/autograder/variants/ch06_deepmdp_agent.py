@@ -166,6 +166,8 @@ def latent_model_loss(latent, action, next_latent, reward, transition_weights, r
                 "reward_decoder(reward_weights, predicted)", "reward_decoder(reward_weights, latent)"),
             "reward_from_the_true_next_latent": _LOSS.replace(
                 "reward_decoder(reward_weights, predicted)", "reward_decoder(reward_weights, next_latent.detach())"),
+            "reward_not_squeezed": _LOSS.replace(
+                "reward_decoder(reward_weights, predicted).squeeze(-1) - reward", "reward_decoder(reward_weights, predicted) - reward"),
             "transition_mean_over_dimensions": _LOSS.replace(".pow(2).sum(dim=1).mean()", ".pow(2).mean()"),
         },
     },
@@ -258,6 +260,14 @@ def latent_model_update(params, batch, lr):
                 "    with torch.no_grad():\n        next_latent = encoder(p[\"encoder\"], next_obs)",
                 "    next_latent = encoder(p[\"encoder\"], next_obs)").replace(
                 "transition = (predicted - next_latent.detach())", "transition = (predicted - next_latent)"),
+            "temperature_uses_the_updated_actor": _AGENT.replace(
+                "        temperature_loss = (p[\"log_alpha\"] * (-log_pi",
+                "        _, log_pi = policy(p[\"actor\"], latent, batch[\"noise\"])\n"
+                "        temperature_loss = (p[\"log_alpha\"] * (-log_pi"),
+            "decoder_reconstructs_the_current_observation": _AGENT.replace(
+                "loss = part2_loss(p[\"decoder\"], predicted_next_latent, obs, next_obs)",
+                "loss = part2_loss(p[\"decoder\"], predicted_next_latent, obs, obs)"),
+            "reward_not_squeezed": _AGENT.replace("next_latent, reward.squeeze(-1), p[", "next_latent, reward, p["),
             "pixels_scaled_twice": _AGENT.replace("encoder(p[\"encoder\"], obs)",
                                                   "encoder(p[\"encoder\"], obs / 255.0)"),
         },

@@ -1,12 +1,14 @@
 """The sandboxed side of grading: run a student's cells, then answer calls with plain data.
 
-Started by :mod:`autograder.sandbox` as ``python -S worker.py SITE_PACKAGES`` inside the sandbox, next to a copy
-of :mod:`autograder.protocol`. It reads requests from stdin and answers on stdout; the student's own output goes
-to a capped buffer, never to the protocol stream. Requests:
+Started by :mod:`autograder.sandbox.launcher` as ``python -S worker.py SITE_PACKAGES`` inside the sandbox, next
+to a copy of :mod:`autograder.sandbox.protocol`. It reads requests from stdin and answers on stdout; the student's
+own output goes to a capped buffer, never to the protocol stream. Requests:
 
 * ``{"op": "exec", "source": str}`` runs one cell in the notebook namespace;
 * ``{"op": "names"}`` lists the names the cells defined (callable or data);
-* ``{"op": "call", "name": str, "args": [...], "kwargs": {...}}`` calls a student function;
+* ``{"op": "call", "name": str, "args": [...], "kwargs": {...}}`` calls a student function (with ``"grad_wrt"``:
+  and backpropagates its result), through :mod:`autograder.sandbox.student_call` exactly as the checks do in
+  the notebook (same copies, same detection of inputs changed in place, same gradient rules);
 * ``{"op": "get", "name": str}`` returns a plain-data variable.
 
 The worker decides nothing: verdicts are computed by the trusted grader from the data it sends back.
@@ -101,38 +103,6 @@ def student_traceback(error: BaseException) -> str:
     return "".join(lines)[-4000:]
 
 
-def requires_grad(value):
-    """A copy of ``value`` whose floating-point tensors (also inside dicts, lists, tuples) require gradients."""
-    if hasattr(value, "requires_grad_") and getattr(value, "is_floating_point", lambda: False)():
-        return value.detach().clone().requires_grad_(True)
-    if isinstance(value, dict):
-        return {k: requires_grad(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(requires_grad(v) for v in value)
-    return value
-
-
-def differentiate(value, inputs: dict) -> dict:
-    """Backpropagate a result (a loss, or the sum of a tensor's entries); return it detached with the gradient of
-    every input tensor (None where no gradient arrives)."""
-    loss = value[0] if isinstance(value, tuple | list) else value
-    if not hasattr(loss, "backward"):
-        raise TypeError(f"expected a torch tensor; got {type(loss).__name__}")
-    if loss.requires_grad:
-        loss.sum().backward()  # for a non-scalar result: the gradient of the sum of its entries
-
-    def grads(x):
-        if hasattr(x, "grad") and hasattr(x, "requires_grad"):
-            return None if x.grad is None else x.grad.detach()
-        if isinstance(x, dict):
-            return {k: grads(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [grads(v) for v in x]
-        return None
-
-    return {"value": loss.detach(), "grads": {name: grads(x) for name, x in inputs.items()}}
-
-
 def end_stray_processes() -> None:
     """Kill every other process of this sandbox's private uid (forks left running by the student's code)."""
     import signal
@@ -145,6 +115,7 @@ def end_stray_processes() -> None:
 
 def main() -> None:
     from protocol import ProtocolError, read_message, write_message  # copied next to this file
+    from student_call import call, call_with_grads
 
     requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb")
@@ -179,14 +150,12 @@ def main() -> None:
                     and not isinstance(value, types.ModuleType)
                 }}
             elif op == "call":
-                kwargs = request.get("kwargs", {})
-                wrt = request.get("grad_wrt") or []
+                fn, kwargs, wrt = namespace[request["name"]], request.get("kwargs", {}), request.get("grad_wrt")
                 if wrt:
-                    kwargs = {k: (requires_grad(v) if k in wrt else v) for k, v in kwargs.items()}
-                value = namespace[request["name"]](*request.get("args", []), **kwargs)
-                reply = {"ok": True, "value": value}
-                if wrt:
-                    reply = {"ok": True, **differentiate(value, {k: kwargs[k] for k in wrt})}
+                    value, grads = call_with_grads(fn, kwargs, wrt)
+                    reply = {"ok": True, "value": value, "grads": grads}
+                else:
+                    reply = {"ok": True, "value": call(fn, kwargs, tuple(request.get("args", [])))}
             elif op == "get":
                 reply = {"ok": True, "value": namespace[request["name"]]}
             else:

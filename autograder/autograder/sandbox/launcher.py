@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder import protocol
+from autograder.sandbox import protocol
 
 NOBODY = 65534
 UID_BASE = 61000  # as root, each worker gets its own unprivileged uid, so one fork bomb cannot starve another
@@ -168,7 +168,7 @@ class Worker:
         self.scratch.mkdir(parents=True, exist_ok=True)
         grader_dir = self.scratch.parent / f".{self.scratch.name}-grader"
         grader_dir.mkdir(exist_ok=True)
-        for name in ("worker.py", "protocol.py"):
+        for name in ("worker.py", "protocol.py", "student_call.py"):
             shutil.copy2(HERE / name, grader_dir / name)
         as_root = os.geteuid() == 0
         self.uid = sandbox_uid()

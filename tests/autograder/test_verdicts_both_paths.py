@@ -1,0 +1,110 @@
+"""Every variant of every chapter gets the same verdict in the notebook (the check calls the function in its own
+process) and through the grader (the check calls a proxy into a sandboxed worker): pass or fail, and the same
+failed property. This is the cheap, unit-level form of the end-to-end comparison: one worker per chapter, no
+nbgrader, no notebook files."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from variants import CHECKS, VARIANTS
+
+from autograder.checks import CheckFailure
+from autograder.grading import RemoteFunction
+from autograder.sandbox import Limits, Worker
+
+# Generous limits: importing torch in a fresh worker on a loaded machine can take a while.
+LIMITS = Limits(cell_seconds=300, call_seconds=120)
+TORCH_CHAPTERS = {"04_deepmdp", "05_sac_pixels", "06_deepmdp_agent"}
+# Behaviours that once gave different verdicts in the two paths: chapter -> part -> kind -> label -> source.
+EXTRA = {
+    # a function returning (loss, extra) where the exercise asks for the loss
+    "04_deepmdp": {"reward_loss": {"bugs": {"returns_loss_and_extra": '''
+import torch
+
+def reward_loss(predicted_reward, reward):
+    loss = torch.nn.functional.mse_loss(predicted_reward.squeeze(-1), reward)
+    return loss, loss.detach()
+'''}}},
+    # a function changing its input tensor in place
+    "05_sac_pixels": {"critic_target": {"bugs": {"changes_its_input_in_place": '''
+import torch
+
+def critic_target(reward, not_done, target_q1, target_q2, next_log_pi, alpha, discount):
+    with torch.no_grad():
+        target_q1 -= alpha * next_log_pi
+        target_q2 -= alpha * next_log_pi
+        return reward + discount * not_done * torch.min(target_q1, target_q2)
+'''}}},
+    # correct code that logs to stderr on every call
+    "01_mdps": {"greedy_policy": {"alternatives": {"logs_to_stderr": '''
+import logging, sys
+import numpy as np
+logging.basicConfig(level=logging.INFO)
+_log, _err = logging.getLogger("student"), sys.stderr
+
+def greedy_policy(P, R, gamma, V):
+    _log.info("greedy policy on %d states", R.shape[0])
+    print("debug", file=_err)
+    return np.argmax(R + gamma * np.einsum("ast,t->sa", P, V), axis=1)
+'''}}},
+}
+
+
+class _Session:
+    """What :class:`RemoteFunction` needs of a grading session: a live worker."""
+
+    def __init__(self, worker: Worker):
+        self.worker = worker
+
+
+def verdict(check, fn) -> str:
+    try:
+        check(fn, hidden=True)
+    except CheckFailure as failure:
+        return "fail: " + str(failure).splitlines()[0]
+    return "pass"
+
+
+def local_function(source: str, name: str):
+    namespace: dict = {}
+    exec(compile(source, f"<{name}>", "exec"), namespace)
+    return namespace[name]
+
+
+def variants(chapter: str):
+    parts = importlib.import_module(VARIANTS[chapter]).PARTS
+    for part, spec in parts.items():
+        for kind in ("alternatives", "bugs"):
+            extra = EXTRA.get(chapter, {}).get(part, {}).get(kind, {})
+            for label, source in {**spec[kind], **extra}.items():
+                yield part, spec["check"], f"{kind}/{label}", source
+
+
+@pytest.mark.parametrize("chapter", sorted(CHECKS))
+def test_every_variant_gets_the_same_verdict_in_the_notebook_and_through_the_grader(chapter, tmp_path, capfd):
+    checks = importlib.import_module(CHECKS[chapter])
+    tensors = chapter in TORCH_CHAPTERS
+    worker = Worker(tmp_path / "scratch", LIMITS)
+    differences, verdicts = [], {}
+    try:
+        assert worker.exec_cell("import numpy as np\n" + ("import torch\n" if tensors else ""))["ok"]
+        for part, check_name, label, source in variants(chapter):
+            check = getattr(checks, check_name)
+            local = verdict(check, local_function("import numpy as np\n" + source, part))
+            reply = worker.exec_cell(source)
+            assert reply["ok"], f"{label}: {reply}"
+            remote = verdict(check, RemoteFunction(_Session(worker), part, tensors))
+            verdicts[label] = local
+            if local != remote:
+                differences.append(f"{part} {label}:\n  notebook: {local}\n  grader:   {remote}")
+    finally:
+        worker.kill()
+    assert not differences, "\n".join(differences)
+    assert capfd.readouterr().err == "", "a check let something reach stderr"
+    for label, got in verdicts.items():  # and the verdict is the intended one
+        if label.startswith("alternatives/"):
+            assert got == "pass", (label, got)
+        else:
+            assert got.startswith("fail"), (label, got)
