@@ -154,14 +154,15 @@ class Agent(sac_ae.Agent):
 
     def update(self, batch: Batch, step: int) -> dict[str, float]:
         """SAC step, then the latent model, then the next-observation decoder every ``decoder_update_freq`` steps."""
-        metrics = self.update_critic(batch)
-        if step % self.actor_update_freq == 0:
-            metrics.update(self.update_actor_and_alpha(batch))
-        if step % self.critic_target_update_freq == 0:
-            self.soft_update_targets()
-        metrics.update(self.update_transition_reward_model(batch))
-        if step % self.decoder_update_freq == 0:
-            metrics.update(self.update_decoder(batch))
+        with self.autocast():
+            metrics = self.update_critic(batch)
+            if step % self.actor_update_freq == 0:
+                metrics.update(self.update_actor_and_alpha(batch))
+            if step % self.critic_target_update_freq == 0:
+                self.soft_update_targets()
+            metrics.update(self.update_transition_reward_model(batch))
+            if step % self.decoder_update_freq == 0:
+                metrics.update(self.update_decoder(batch))
         return metrics
 
     def predict_next_latent(self, latent: Tensor, action: Tensor) -> Tensor:
