@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from autograder.sandbox import WorkerError, WorkerTimeout, student_call
+from autograder.sandbox import BudgetExhausted, WorkerError, WorkerTimeout, student_call
 
 # Bounded, reproducible property runs (each check states its own number of examples). When one student function
 # fails in several ways, only the failure with the smallest input is reported (never an ExceptionGroup).
@@ -40,23 +41,27 @@ PROPERTY_SETTINGS = dict(
     phases=(Phase.explicit, Phase.generate, Phase.shrink),
 )
 LITERAL_MAX_ENTRIES = 400  # inputs up to this size are printed in full, as copy-pasteable literals
+# What a notebook shows of a failure is wrapped for `nbgrader validate`, which cuts every line longer than 87
+# characters after its 4-space indent (the message itself, as in grades.csv, is not wrapped).
+WIDTH = 83
 
 
 class CheckFailure(AssertionError):
     """A check found an input on which the student's function is wrong."""
 
     def _render_traceback_(self) -> list[str]:
-        """What IPython shows for a failed check: the message alone, not the frames of the grader's code."""
-        return [f"CheckFailure: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+        """What IPython shows for a failed check: the message alone (wrapped), not the frames of the grader's code."""
+        return _wrap(f"CheckFailure: {self}").splitlines()
 
 
 class _ProcessLost(BaseException):
     """The student's process timed out or died during a property run: stop at once (no shrinking, no more calls
-    into a dead process) and report the input it was working on. Not an ``Exception``, so hypothesis lets it pass."""
+    into a dead process) and raise ``error``: the failure on the input it was working on, or the end of the
+    submission's time budget. Not an ``Exception``, so hypothesis lets it pass."""
 
-    def __init__(self, failure: CheckFailure):
-        super().__init__(str(failure))
-        self.failure = failure
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
 
 
 _property_depth = 0  # > 0 while run_property drives the student's function
@@ -141,7 +146,7 @@ def format_value(value: Any) -> str:
     """An expected or obtained value, with enough digits to see a difference at the checks' tolerances."""
     value = _as_numpy(value)
     if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=8, floatmode="maxprec", max_line_width=100, threshold=200)
+        return np.array2string(value, precision=8, floatmode="maxprec", max_line_width=WIDTH - 14, threshold=200)
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, dict):  # weights of a network: values when small, otherwise shapes
@@ -192,7 +197,7 @@ def format_input(value: Any) -> str:
 def _literal(array: np.ndarray) -> str:
     if array.ndim == 0:
         return repr(array.item())
-    return np.array2string(array, separator=", ", floatmode="unique", threshold=sys.maxsize, max_line_width=100)
+    return np.array2string(array, separator=", ", floatmode="unique", threshold=sys.maxsize, max_line_width=WIDTH - 20)
 
 
 def _describe(value: Any) -> str:
@@ -226,6 +231,19 @@ def failure_message(function: str, prop: str, inputs: dict[str, Any], *, expecte
     return "\n".join(lines)
 
 
+def _wrap(text: str) -> str:
+    """Wrap lines longer than :data:`WIDTH` at spaces (continuations indented under their line)."""
+    out = []
+    for line in text.splitlines():
+        if len(line) <= WIDTH:
+            out.append(line.rstrip())
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line, width=WIDTH, subsequent_indent=indent + "    ", break_long_words=False,
+                             break_on_hyphens=False)
+    return "\n".join(out)
+
+
 def fail(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,
          hint: str = "") -> None:
     """Raise a :class:`CheckFailure` whose message teaches: property, input, expected vs got, hint."""
@@ -253,6 +271,10 @@ TIMEOUT_HINT = ("look for a loop that never ends on this input: a `while` whose 
 
 def _student_raised(function: str, error: Exception, inputs: dict[str, Any]) -> None:
     """Turn an exception from the student's code into the failure of the property being checked."""
+    if isinstance(error, BudgetExhausted):  # not a verdict: the grader reports the parts it could not run
+        if _property_depth:
+            raise _ProcessLost(error)
+        raise error
     if isinstance(error, WorkerError):  # the sandboxed process hung or died: no further call can be made
         if isinstance(error, WorkerTimeout):
             failure = CheckFailure(failure_message(function, f"did not return in time ({error})", inputs,
@@ -341,7 +363,7 @@ def run_property(body: Callable[..., None], strategy: st.SearchStrategy, *, max_
         # Hypothesis attaches notes ("Falsifying example: ..."); our message already shows the input.
         raise CheckFailure(str(failure)) from None
     except _ProcessLost as lost:
-        raise CheckFailure(str(lost.failure)) from None
+        raise lost.error from None
     except Flaky as flaky:
         first = next((e for e in _leaves(flaky) if isinstance(e, CheckFailure)), None)
         raise CheckFailure("the function gave different results when called again on the same input "

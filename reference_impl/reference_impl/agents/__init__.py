@@ -45,6 +45,9 @@ def make_agent(
         **builder,
     )
     agent.switches = UpdateSwitches.from_config(to_dict(agent_cfg))
+    agent.precision = str(agent_cfg.get("precision", "fp32"))
+    if agent.precision not in sac.PRECISIONS:
+        raise ValueError(f"agent.precision must be one of {sac.PRECISIONS}; got {agent.precision!r}.")
     if should_complete_init:
         agent.complete_init(cfg_to_load_model)
     return agent

@@ -55,6 +55,7 @@ from reference_impl.replay_buffer import Batch
 
 ConfigLike = DictConfig | Mapping[str, Any]
 LOSS_REDUCTIONS = ("mean", "none")
+PRECISIONS = ("fp32", "bf16")
 
 
 def to_dict(cfg: ConfigLike | None) -> dict[str, Any]:
@@ -66,12 +67,22 @@ def to_dict(cfg: ConfigLike | None) -> dict[str, Any]:
     return dict(cfg)
 
 
+FUSED_OPTIMIZERS = ("torch.optim.Adam", "torch.optim.AdamW")
+
+
 def make_optimizer(cfg: ConfigLike, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-    """Instantiate ``cfg`` (e.g. ``{_target_: torch.optim.Adam, lr: 1e-3}``) on ``params``."""
+    """Instantiate ``cfg`` (e.g. ``{_target_: torch.optim.Adam, lr: 1e-3}``) on ``params``.
+
+    Adam and AdamW run fused (one kernel for all parameters, on CPU and CUDA) unless ``cfg`` sets ``fused`` or
+    ``foreach``: the same update up to float rounding (tested), 1.05-1.08x faster updates at the CPU default.
+    """
     params = list(params)
+    cfg = to_dict(cfg)
     if not params:
-        raise ValueError(f"optimizer {to_dict(cfg).get('_target_')} got no parameters.")
-    return hydra.utils.instantiate(to_dict(cfg), params=params, _convert_="all")
+        raise ValueError(f"optimizer {cfg.get('_target_')} got no parameters.")
+    if cfg.get("_target_") in FUSED_OPTIMIZERS and "fused" not in cfg and "foreach" not in cfg:
+        cfg["fused"] = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
+    return hydra.utils.instantiate(cfg, params=params, _convert_="all")
 
 
 def soft_update_(target: nn.Module, online: nn.Module, tau: float) -> None:
@@ -156,6 +167,7 @@ class Agent:
         self.loss_reduction = loss_reduction
         self.target_entropy = -float(self.action_dim)  # (eq. 5.6): H_target = -|A|
         self.switches = UpdateSwitches()  # set before complete_init to change them (make_agent does)
+        self.precision = "fp32"  # of the update's forward passes: fp32 | bf16 (make_agent sets agent.precision)
         self.multitask = MultitaskConfig.from_cfg(to_dict(multitask_cfg))
         self._optimizer_cfgs = {"encoder": encoder_optimizer_cfg, "critic": critic_optimizer_cfg,
                                 "actor": actor_optimizer_cfg, "alpha": alpha_optimizer_cfg}
@@ -332,14 +344,23 @@ class Agent:
             return loss.mean()
         return per_task_mean(loss, batch.task, self.multitask.num_envs)
 
+    def autocast(self) -> torch.autocast:
+        """The update's forward passes in bfloat16 when ``precision == "bf16"`` (autocast on the CPU or CUDA: matrix
+        products and convolutions in bf16, reductions and losses in fp32; parameters, gradients and Adam's state
+        stay fp32). A disabled context for ``"fp32"``. Not validated for learning yet: see the README."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}; got {self.precision!r}.")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
     def step_optimizers(self, loss: Tensor, *names: str) -> None:
-        """Zero the named optimizers' gradients, back-propagate ``loss`` and step them."""
+        """Zero the named optimizers' gradients, back-propagate ``loss`` and step them (outside autocast)."""
         optimizers = [self._optimizers[name] for name in names]
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
+        with torch.autocast(self.device.type, enabled=False):
+            loss.backward()
+            for optimizer in optimizers:
+                optimizer.step()
 
     def encoder_optimizer_names(self) -> tuple[str, ...]:
         """Optimizers that a representation loss steps: the encoder's (and the task encoder's)."""
@@ -347,11 +368,12 @@ class Agent:
 
     def update(self, batch: Batch, step: int) -> dict[str, float]:
         """One SAC step: critic → actor and α (every ``actor_update_freq``) → targets (every ``..._target_...``)."""
-        metrics = self.update_critic(batch)
-        if step % self.actor_update_freq == 0:
-            metrics.update(self.update_actor_and_alpha(batch))
-        if step % self.critic_target_update_freq == 0:
-            self.soft_update_targets()
+        with self.autocast():
+            metrics = self.update_critic(batch)
+            if step % self.actor_update_freq == 0:
+                metrics.update(self.update_actor_and_alpha(batch))
+            if step % self.critic_target_update_freq == 0:
+                self.soft_update_targets()
         return metrics
 
     def update_critic(self, batch: Batch) -> dict[str, float]:

@@ -45,8 +45,9 @@ def reconstruction_loss(reconstruction: Tensor, target: Tensor, reduction: str) 
 
 def latent_penalty(latent: Tensor, reduction: str) -> Tensor:
     """``½ ||z||²`` per sample, averaged over the batch with ``"mean"``."""
-    per_sample = 0.5 * latent.pow(2).sum(dim=1, keepdim=reduction != "mean")
-    return per_sample.mean() if reduction == "mean" else per_sample
+    if reduction == "mean":
+        return 0.5 * latent.pow(2).sum(dim=1).mean()
+    return 0.5 * latent.pow(2).sum(dim=1, keepdim=True)
 
 
 class Agent(sac.Agent):
@@ -131,13 +132,14 @@ class Agent(sac.Agent):
 
     def update(self, batch: Batch, step: int) -> dict[str, float]:
         """SAC step, then the decoder every ``decoder_update_freq`` steps."""
-        metrics = self.update_critic(batch)
-        if step % self.actor_update_freq == 0:
-            metrics.update(self.update_actor_and_alpha(batch))
-        if step % self.critic_target_update_freq == 0:
-            self.soft_update_targets()
-        if step % self.decoder_update_freq == 0:
-            metrics.update(self.update_decoder(batch))
+        with self.autocast():
+            metrics = self.update_critic(batch)
+            if step % self.actor_update_freq == 0:
+                metrics.update(self.update_actor_and_alpha(batch))
+            if step % self.critic_target_update_freq == 0:
+                self.soft_update_targets()
+            if step % self.decoder_update_freq == 0:
+                metrics.update(self.update_decoder(batch))
         return metrics
 
     def reconstruction_target(self, obs: Tensor) -> Tensor:
