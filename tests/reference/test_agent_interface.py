@@ -117,6 +117,7 @@ def test_should_complete_init_defers_the_optimizers_so_a_subclass_can_add_compon
     assert probed.optimizers()["probe"].param_groups[0]["params"][0] is probed.probe.weight
 
 
+@pytest.mark.slow
 def test_cfg_to_load_model_loads_the_listed_components_of_a_saved_agent(tmp_path):
     from reference_impl.train import run
 
