@@ -1,6 +1,7 @@
 """Wall time of one agent update: the course's agents vs a straightforward pytorch_sac_ae-style update.
 
     python benchmarks/agent_update_speed.py [--size public|cpu|both] [--updates N] [--threads T] [--device cpu|cuda]
+        [--variants fp32,fp32_unfused,bf16]
 
 Both implementations have the same architecture (encoder, actor, twin critic, decoder, transition and reward models,
 same layer sizes) and the same update schedule; the baseline below is written the way the public SAC-AE code is:
@@ -14,6 +15,11 @@ channels_last layout (oneDNN's fast path on CPU). Calls of the two implementatio
 load affects both alike; the medians of wall time and of process CPU time over the timed updates are reported,
 and the ratio of the fastest CPU times (the least disturbed by other processes on a shared machine). Results go to
 benchmarks/results/agent_update_speed.csv.
+
+Variants of the course's agent, timed in the same interleaved rounds: ``fp32`` (the default: fused Adam),
+``fp32_unfused`` (Adam with ``foreach``, the previous default: the fused-Adam gain) and ``bf16`` (``precision=bf16``:
+bfloat16 autocast in the update; not validated for learning). ``--loss-difference`` also reports, for one update from
+the same state and random numbers, the relative difference of every loss between bf16 and fp32.
 """
 
 from __future__ import annotations
@@ -203,7 +209,7 @@ class BaselineAgent:
             self.transition_optimizer.step()
 
     def update(self, batch, step):
-        obs, action, reward, next_obs, not_done = batch
+        obs, action, reward, next_obs, not_done = batch.obs, batch.action, batch.reward, batch.next_obs, batch.not_done
         self.update_critic(obs, action, reward, next_obs, not_done)
         if step % 2 == 0:
             self.update_actor_and_alpha(obs)
@@ -240,11 +246,41 @@ def synchronise(device):
         torch.cuda.synchronize()
 
 
-def time_pair(ours, baseline, batch, updates, warmup, device):
+def unfused(agent):
+    """The same agent with every Adam rebuilt with ``foreach=True`` instead of ``fused=True`` (fresh states)."""
+    for name, opt in agent._optimizers.items():
+        group = opt.param_groups[0]
+        agent._optimizers[name] = torch.optim.Adam(group["params"], lr=group["lr"], betas=group["betas"],
+                                                   eps=group["eps"], weight_decay=group["weight_decay"], foreach=True)
+    return agent
+
+
+def course_variant(variant, agent_name, obs_shape, size, device):
+    torch.manual_seed(0)
+    agent = course_agent(agent_name, obs_shape, size, device)
+    if variant == "fp32_unfused":
+        return unfused(agent)
+    agent.precision = "bf16" if variant == "bf16" else "fp32"
+    return agent
+
+
+def loss_difference(agent_name, obs_shape, size, batch, device):
+    """Relative |loss_bf16 - loss_fp32| / |loss_fp32| of every metric of one update (same state, same samples)."""
+    fp32 = course_variant("fp32", agent_name, obs_shape, size, device)
+    bf16 = course_variant("bf16", agent_name, obs_shape, size, device)
+    bf16.load_state_dict(fp32.state_dict())
+    out = {}
+    for agent in (fp32, bf16):
+        torch.manual_seed(1)
+        out[agent.precision] = agent.update(batch, 0)
+    return {key: abs(out["bf16"][key] - value) / max(abs(value), 1e-12) for key, value in out["fp32"].items()}
+
+
+def time_pair(agents, batch, updates, warmup, device):
     """Interleaved updates; the median wall time and process CPU time (ms) of each over ``updates`` timed calls."""
-    times = {(name, clock): [] for name in ("ours", "baseline") for clock in ("wall", "cpu")}
+    times = {(name, clock): [] for name in agents for clock in ("wall", "cpu")}
     for step in range(warmup + updates):
-        for name, agent in (("ours", ours), ("baseline", baseline)):
+        for name, agent in agents.items():
             synchronise(device)
             wall, cpu = time.perf_counter(), time.process_time()
             agent.update(batch, step)
@@ -253,7 +289,7 @@ def time_pair(ours, baseline, batch, updates, warmup, device):
                 times[name, "wall"].append(1000 * (time.perf_counter() - wall))
                 times[name, "cpu"].append(1000 * (time.process_time() - cpu))
     return {key: statistics.median(values) for key, values in times.items()} | {
-        (name, "cpu_min"): min(times[name, "cpu"]) for name in ("ours", "baseline")}
+        (name, "cpu_min"): min(times[name, "cpu"]) for name in agents}
 
 
 def main() -> None:
@@ -264,7 +300,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--variants", default="fp32,fp32_unfused,bf16", help="of the course's agent (see above)")
+    parser.add_argument("--loss-difference", action="store_true", help="bf16 vs fp32 losses of one update")
     args = parser.parse_args()
+    variants = args.variants.split(",")
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     rows = []
@@ -273,25 +312,26 @@ def main() -> None:
         obs_shape = (3 * size["frame_stack"], size["image_size"], size["image_size"])
         batch = random_batch(obs_shape, size["batch_size"], 6, device)
         for agent_name in args.agents.split(","):
-            torch.manual_seed(0)
-            ours = course_agent(agent_name, obs_shape, size, device)
-            baseline = BaselineAgent(obs_shape, 6, size, deepmdp=agent_name == "deepmdp", device=device)
-            t = time_pair(ours, baseline, batch, args.updates, args.warmup, device)
-            wall_ratio, cpu_ratio = t["baseline", "wall"] / t["ours", "wall"], t["baseline", "cpu"] / t["ours", "cpu"]
-            rows.append({"size": size_name, "agent": agent_name, "device": device.type, "threads": args.threads,
-                         "batch": size["batch_size"], "timed_updates": args.updates,
-                         "ours_wall_ms": round(t["ours", "wall"], 1),
-                         "baseline_wall_ms": round(t["baseline", "wall"], 1),
-                         "speedup_wall": round(wall_ratio, 2), "ours_cpu_ms": round(t["ours", "cpu"], 1),
-                         "baseline_cpu_ms": round(t["baseline", "cpu"], 1), "speedup_cpu": round(cpu_ratio, 2),
-                         "ours_cpu_min_ms": round(t["ours", "cpu_min"], 1),
-                         "baseline_cpu_min_ms": round(t["baseline", "cpu_min"], 1),
-                         "speedup_cpu_min": round(t["baseline", "cpu_min"] / t["ours", "cpu_min"], 2)})
-            best_ratio = t["baseline", "cpu_min"] / t["ours", "cpu_min"]
-            print(f"{size_name:6s} {agent_name:8s} wall: ours {t['ours', 'wall']:7.1f} ms, baseline "
-                  f"{t['baseline', 'wall']:7.1f} ms, x{wall_ratio:.2f} | CPU time: ours {t['ours', 'cpu']:7.1f} ms, "
-                  f"baseline {t['baseline', 'cpu']:7.1f} ms, x{cpu_ratio:.2f} | fastest CPU times x{best_ratio:.2f}",
-                  flush=True)
+            agents = {variant: course_variant(variant, agent_name, obs_shape, size, device) for variant in variants}
+            agents["baseline"] = BaselineAgent(obs_shape, 6, size, deepmdp=agent_name == "deepmdp", device=device)
+            t = time_pair(agents, batch, args.updates, args.warmup, device)
+            row = {"size": size_name, "agent": agent_name, "device": device.type, "threads": args.threads,
+                   "batch": size["batch_size"], "timed_updates": args.updates,
+                   "baseline_wall_ms": round(t["baseline", "wall"], 1),
+                   "baseline_cpu_ms": round(t["baseline", "cpu"], 1)}
+            line = f"{size_name:6s} {agent_name:8s} baseline {t['baseline', 'wall']:7.1f} ms"
+            for variant in variants:
+                ratio = t["baseline", "wall"] / t[variant, "wall"]
+                row |= {f"{variant}_wall_ms": round(t[variant, "wall"], 1), f"{variant}_speedup_wall": round(ratio, 2),
+                        f"{variant}_cpu_ms": round(t[variant, "cpu"], 1),
+                        f"{variant}_speedup_cpu": round(t["baseline", "cpu"] / t[variant, "cpu"], 2)}
+                line += f" | {variant} {t[variant, 'wall']:7.1f} ms x{ratio:.2f}"
+            if args.loss_difference:
+                difference = loss_difference(agent_name, obs_shape, size, batch, device)
+                row |= {f"bf16_rel_diff_{key}": f"{value:.2g}" for key, value in difference.items()}
+                line += " | bf16 loss differences " + ", ".join(f"{k} {v:.1%}" for k, v in difference.items())
+            rows.append(row)
+            print(line, flush=True)
     import pandas as pd
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

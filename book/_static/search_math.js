@@ -13,11 +13,13 @@
   };
   const DROP = /\\(mathcal|mathbb|mathrm|mathbf|mathsf|boldsymbol|operatorname|text|textrm|left|right|[bB]ig+[lr]?|displaystyle|limits|quad|qquad|tag|label|nonumber)\b/g;
   const plain = (tex) => tex
-    .replace(/^\s*(\\\(|\\\[|\$\$?)|(\\\)|\\\]|\$\$?)\s*$/g, "")
+    .replace(/\\\\/g, " ")
+    .replace(/\\[()[\]]|\$\$?/g, " ")
     .replace(/\\(begin|end)\{[^}]*\}(\{[^}]*\})?/g, " ")
     .replace(DROP, "")
+    .replace(/\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}/g, "($1)/($2)")
+    .replace(/\\[dt]?frac(\w)(\w)/g, "$1/$2")
     .replace(/\\[,;:! ]/g, " ")
-    .replace(/\\\\/g, " ")
     .replace(/\\([A-Za-z]+)/g, (_, name) => SYMBOLS[name] ?? name)
     .replace(/[{}&]/g, "")
     .replace(/\s+/g, " ")
@@ -28,7 +30,12 @@
     const original = Search.htmlToText;
     Search.htmlToText = (htmlString, anchor) => {
       const doc = new DOMParser().parseFromString(htmlString, "text/html");
-      doc.querySelectorAll(".math").forEach((el) => { el.textContent = ` ${plain(el.textContent)} `; });
+      doc.querySelectorAll(".math").forEach((el) => {
+        const texts = doc.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+          if (!node.parentElement.closest(".eqno, .headerlink")) node.textContent = ` ${plain(node.textContent)} `;
+        }
+      });
       return original(doc.documentElement.outerHTML, anchor);
     };
     Search.htmlToText.mathAware = true;

@@ -245,7 +245,7 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
     say(progress, f"run folder: {output_dir}{resumed}")
     start_time = time.perf_counter() - counters["wall_time_s"]
     action_repeat = cfg.env.action_repeat
-    stopped = False
+    stopped, step = False, counters["step"]
     try:
         while True:
             # ---- episode boundary: evaluate, checkpoint, maybe stop
@@ -304,8 +304,7 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
         pointer = output_dir / "checkpoints" / "latest"
         where = (f"the last checkpoint is {pointer.parent / pointer.read_text().strip()}"
                  if pointer.exists() else "no checkpoint was written yet (checkpoint_freq)")
-        print(f"\ninterrupted at step {counters['step']}: {where}.\nresume with:\n  {resume_command(output_dir)}",
-              flush=True)
+        print(f"\ninterrupted at step {step}: {where}.\nresume with:\n  {resume_command(output_dir)}", flush=True)
         raise
     progress.close()
     last_eval = logs["eval"].rows[-1]["eval_return"] if logs["eval"].rows else float("nan")

@@ -26,6 +26,9 @@ CHROMIUM_FLAGS = [
 ]
 PAGE_CHECKS = (Path(__file__).with_name("page_checks.js")).read_text()
 DESKTOP, PHONE = 1280, 390
+# Figures are drawn at matplotlib's 100 dpi; on a desktop screen each must be shown at no less than this fraction of
+# its drawn size, or its titles and labels become too small to read (wide figures were once shown at 56%).
+MIN_FIGURE_SCALE = 0.65
 
 
 def chromium_or_fail() -> str:
@@ -133,6 +136,8 @@ def problems(visit: Visit) -> list[str]:
         alt = image["alt"]
         if len(alt.split()) < 3 or "/" in alt or alt.lower().endswith((".png", ".svg", ".jpg", ".jpeg")):
             found.append(f"image {image['src']} has no descriptive alt text (alt={alt!r})")
+        if visit.width == DESKTOP and image["loaded"] and image["scale"] < MIN_FIGURE_SCALE:
+            found.append(f"image {image['src']} is shrunk to {image['scale']:.0%} of its size: its text is too small")
     found += [f"too wide: {text}" for text in checks["tooWide"]]
     if checks["pageWidth"] > checks["viewport"]:
         found.append(f"the page scrolls sideways: {checks['pageWidth']} px wide in a {checks['viewport']} px window")

@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_module
 
 from reference_impl.agents import deepmdp, make_agent, sac, sac_ae
 from reference_impl.agents.multitask import SUPPORTED_KEYS, MultitaskConfig, per_task_mean
+from reference_impl.agents.switches import UpdateSwitches
 from reference_impl.replay_buffer import Batch
 
 OBS_SHAPE = (6, 16, 16)
@@ -113,10 +114,13 @@ def test_should_complete_init_defers_the_optimizers_so_a_subclass_can_add_compon
     deferred.complete_init()
     assert {"encoder", "critic", "actor", "alpha", "decoder", "transition_model", "reward_decoder"} == set(
         deferred.optimizers())
+    with pytest.raises(RuntimeError, match="before complete_init"):
+        deferred.switches = UpdateSwitches(encoder_optimizer="separate")
     probed = AgentWithProbe(OBS_SHAPE, (2,), (-1.0, 1.0), "cpu", **builder)
     assert probed.optimizers()["probe"].param_groups[0]["params"][0] is probed.probe.weight
 
 
+@pytest.mark.slow
 def test_cfg_to_load_model_loads_the_listed_components_of_a_saved_agent(tmp_path):
     from reference_impl.train import run
 

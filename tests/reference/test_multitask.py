@@ -5,6 +5,7 @@ import functools
 
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_module
 
@@ -77,6 +78,7 @@ LEARNING_STEPS = 1000
 MARGIN = 20.0
 
 
+@pytest.mark.slow
 def test_multitask_deepmdp_learns_both_goals_on_cpu(tmp_path):
     """The goal is invisible, so only the task embedding can tell the agent where to go: after LEARNING_STEPS agent
     steps (2,000 environment steps) the greedy policy beats the random policy by MARGIN on *each* task."""
@@ -85,8 +87,6 @@ def test_multitask_deepmdp_learns_both_goals_on_cpu(tmp_path):
     cfg = compose_config([*MULTITASK_TINY, f"num_train_steps={LEARNING_STEPS}", "init_steps=100",
                           f"eval_freq={LEARNING_STEPS}", "num_eval_episodes=10", "seed=1"])
     run(cfg, tmp_path)
-    import pandas as pd
-
     final = pd.read_csv(tmp_path / "eval.csv").iloc[-1]
     assert final["eval_return_task0"] >= RANDOM_POLICY_RETURN + MARGIN, final.to_dict()
     assert final["eval_return_task1"] >= RANDOM_POLICY_RETURN + MARGIN, final.to_dict()
