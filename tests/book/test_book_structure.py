@@ -10,11 +10,13 @@ from pybtex.database import parse_file
 from autograder.course import REPO_ROOT
 
 BOOK = REPO_ROOT / "book"
-CHAPTERS = sorted(path for path in BOOK.glob("0[1-6]_*.md"))
+CHAPTERS = sorted(path for path in BOOK.glob("[0-9][0-9]_*.md"))
 
 
-def test_six_chapters_are_checked():
-    assert [path.name[:2] for path in CHAPTERS] == ["01", "02", "03", "04", "05", "06"]
+def test_every_chapter_of_the_table_of_contents_is_checked():
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    numbered = [entry["file"] for entry in toc["chapters"] if re.match(r"\d\d_", entry["file"])]
+    assert [path.stem for path in CHAPTERS] == numbered and len(numbered) >= 7
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
