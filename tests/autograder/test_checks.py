@@ -89,3 +89,20 @@ def test_visible_tests_catch_most_planted_bugs(chapter, capsys):
             missed.append(f"{part}/{label}")
     assert (total - len(missed)) / total >= VISIBLE_GOAL, f"visible tests miss {missed}"
     assert capsys.readouterr().err == ""
+
+
+def test_a_notebook_must_declare_exactly_one_checks_module(tmp_path):
+    from autograder.checks import checks_module_of
+
+    def notebook(setup: str):
+        nb = nbformat.v4.new_notebook()
+        nb.cells.append(nbformat.v4.new_code_cell(setup, metadata={"nbgrader": {"grade_id": "setup"}}))
+        path = tmp_path / "nb.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    assert checks_module_of(notebook("import numpy as np\nfrom autograder.checks.mdps import (\n    check_a,\n)")) \
+        == "autograder.checks.mdps"
+    for setup in ("import numpy as np", "from autograder.checks.mdps import a\nfrom autograder.checks.sac import b"):
+        with pytest.raises(ValueError, match="exactly one"):
+            checks_module_of(notebook(setup))
