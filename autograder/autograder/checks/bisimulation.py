@@ -24,8 +24,7 @@ from collections.abc import Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
 from reference_impl import bisim as ref
 from reference_impl.mdp import FiniteMDP
 

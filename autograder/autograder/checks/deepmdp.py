@@ -19,8 +19,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_with_grads, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_with_grads, fail, passed, quiet, run_property
 from reference_impl.deepmdp import losses as ref
 from reference_impl.deepmdp.lipschitz import gradient_penalty as ref_gradient_penalty
 

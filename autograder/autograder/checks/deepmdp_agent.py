@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
 from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
 from autograder.checks.given_networks import (
     decoder,
