@@ -166,3 +166,19 @@ def test_renders_at_least_5000_steps_per_second(env_id):
                 env.reset()
         best = max(best, len(actions) / max(time.process_time() - start, 1e-9))
     assert best >= 5000, f"{best:.0f} steps/s"
+
+
+@pytest.mark.parametrize(("env_name", "env_id"), [("point_mass_distractors", DISTRACTORS_ID),
+                                                  ("point_mass_distractors_sparse", DISTRACTORS_SPARSE_ID)])
+def test_hydra_env_configs_make_the_registered_tasks(env_name, env_id):
+    from hydra import compose, initialize_config_module
+
+    from reference_impl.train import make_env
+
+    with initialize_config_module("reference_impl.conf", version_base="1.3"):
+        cfg = compose("config", overrides=[f"env={env_name}"])
+    assert cfg.env.id == env_id and cfg.env.action_repeat == 2
+    env = make_env(cfg.env)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (9, 32, 32) and env.unwrapped.spec.id == env_id
+    assert env.unwrapped.reward_kind == ("sparse" if "sparse" in env_name else "shaped")

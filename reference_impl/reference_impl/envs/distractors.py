@@ -43,7 +43,7 @@ BACKGROUND_STREAM = 0xB6  # second entry of the background's SeedSequence; the M
 
 # Measured on the registered ids (100-step episodes; `tests/reference/test_distractors.py` checks them): uniform random
 # actions, 100 episodes, and the state-based PD controller `point_mass.scripted_action`, 20 episodes.
-DISTRACTORS_RANDOM_POLICY_RETURN = 23.1  # shaped reward: the same MDP as course/PointMass-v0 (scripted: 98.4)
+DISTRACTORS_RANDOM_POLICY_RETURN = 22.5  # shaped reward, the same MDP as course/PointMass-v0 (scripted: 98.3)
 DISTRACTORS_SOLVED_RETURN = 80.0
 SPARSE_RANDOM_POLICY_RETURN = 1.5  # r = 1 within 0.15 of the goal (scripted: 96.7)
 SPARSE_SOLVED_RETURN = 80.0
