@@ -178,3 +178,16 @@ def test_a_worker_stops_at_the_submission_time_budget(sandbox, tmp_path):
         assert time.monotonic() - start < 10
     with pytest.raises(BudgetExhausted):  # a replacement worker gets no time past the same deadline
         Worker(tmp_path / "scratch2", Limits(), sandbox=sandbox, deadline=time.monotonic() - 1)
+
+
+@pytest.mark.skipif(not bubblewrap(), reason="needs bubblewrap")
+def test_without_sized_tmpfs_the_quota_is_measured_and_enforced(monkeypatch, tmp_path):
+    """bubblewrap older than 0.5 has no --size: the scratch folder is bound from the host and measured instead."""
+    from autograder.sandbox import launcher
+
+    monkeypatch.setattr(launcher, "sized_tmpfs_supported", lambda: False)
+    limits = Limits(cell_seconds=30, call_seconds=10, scratch_bytes=16 * 2**20)
+    with Worker(tmp_path / "scratch", limits, sandbox="bubblewrap") as w:
+        with pytest.raises(WorkerDied, match="over its 16 MiB quota"):
+            w.exec_cell(FILL_SCRATCH)
+        assert w.quota_hit

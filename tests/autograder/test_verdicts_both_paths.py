@@ -82,7 +82,9 @@ def variants(chapter: str):
                 yield part, spec["check"], f"{kind}/{label}", source
 
 
-@pytest.mark.parametrize("chapter", sorted(CHECKS))
+# Chapter 6 (whole agent updates through the proxy) takes minutes: it runs in the full suite, not in `test-fast`.
+@pytest.mark.parametrize("chapter", [pytest.param(c, marks=pytest.mark.slow) if c == "06_deepmdp_agent" else c
+                                     for c in sorted(CHECKS)])
 def test_every_variant_gets_the_same_verdict_in_the_notebook_and_through_the_grader(chapter, tmp_path, capfd):
     checks = importlib.import_module(CHECKS[chapter])
     tensors = chapter in TORCH_CHAPTERS
