@@ -9,7 +9,8 @@
 3. MICo (eq. 3.10) at |S| = 500 by Smith doubling and by SciPy's Lyapunov solver.
 4. Time against |S| for every metric, for the book's scaling figure.
 5. Ferns metric scaling 16 ... 512 (|A| = 4, dense P, tol 1e-3): CPU time and peak resident memory, each size in a
-   fresh process (``--ferns-scaling``; |S| = 512 runs only its set-up and first iteration, reported as such).
+   fresh process (``--ferns-scaling``; |S| = 512 runs only its set-up and first iteration, |S| = 256 its first two
+   iterations before the full run; partial runs are marked ``converged: false``).
 
 Times are CPU seconds of this process with one BLAS thread (wall seconds are stored too).
 Results go to ``benchmarks/results/bisim_metrics.json``. Run: ``python benchmarks/bisim_metrics.py`` (a few minutes;
@@ -31,6 +32,7 @@ import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -215,6 +217,21 @@ def ferns_run(n_states: int, tol: float, max_iter: int) -> dict:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "baseline_rss_mib": baseline_mib}
 
 
+def ferns_memory(n_states: int) -> float:
+    """Peak traced memory (MiB, ``tracemalloc``) of the metric's set-up and first iteration: every array the
+    iteration keeps is allocated by then; later iterations add one LP's cost sub-matrix at a time."""
+    mdp = random_mdp(n_states, 4, 0.9, seed=0)
+    c_R, c_T = metric_weights(mdp.gamma, "standard")
+    tracemalloc.start()
+    try:
+        kantorovich_fixed_point(mdp.P, mdp.R, c_R, c_T, tol=1e-3, max_iter=1)
+    except RuntimeError:
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
 def ferns_scaling(sizes, tol, on_row):
     """Each size in a fresh interpreter, so that the peak resident memory belongs to that size alone.
 
@@ -226,11 +243,11 @@ def ferns_scaling(sizes, tol, on_row):
                 f"print(json.dumps(b.ferns_run({n_states}, {tol}, {max_iter or 10_000})))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              cwd=Path(__file__).resolve().parents[1], env=os.environ | {"PYTHONPATH": "."})
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]) | {"traced_peak_mib": ferns_memory(n_states)})
         row = rows[-1]
         print(f"Ferns |S|={n_states}: {row['seconds']:.1f} s CPU ({row['wall_seconds']:.1f} s wall), "
               f"peak RSS {row['peak_rss_mib']:.0f} MiB (+{row['peak_rss_mib'] - row['baseline_rss_mib']:.0f} MiB "
-              f"during the run), {row['iterations']} iterations"
+              f"during the run; traced peak {row['traced_peak_mib']:.1f} MiB), {row['iterations']} iterations"
               f"{'' if row['converged'] else ' (stopped there: partial run)'}", flush=True)
         on_row(rows)
     return rows
@@ -241,8 +258,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke run, not the reported numbers)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--ferns-scaling", action="store_true",
-                        help="only the Ferns scaling table and the naive-loop comparison at |S| = 64, tol 1e-3; "
-                             "merged into the existing results file")
+                        help="only the Ferns scaling table (section 5), merged into the existing results file")
+    parser.add_argument("--sizes", default=None,
+                        help="with --ferns-scaling: only these sizes, e.g. 256:2,512:1 (|S|:max_iter, 0 = until "
+                             "converged), merged into the stored table")
     args = parser.parse_args()
     if args.ferns_scaling:
         ferns_only(args)
@@ -250,7 +269,7 @@ def main() -> None:
     if args.quick:
         sizes = {"bisimulation_metric": [8, 16], "pi_bisimulation_metric": [8, 16],
                  "deterministic_bisimulation_metric": [16, 64], "mico_distance": [64, 128]}
-        speed = dict(n_states=12, n_actions=2, tol=1e-6, with_plain=True)
+        speed = dict(n_states=12, n_actions=2, tol=1e-3, with_plain=True)
         mico_states, solver_sizes, n_problems = 100, [8, 16], 20
     else:
         sizes = {"bisimulation_metric": [8, 16, 24, 32, 48, 64], "pi_bisimulation_metric": [8, 16, 24, 32, 48, 64],
@@ -276,20 +295,23 @@ def main() -> None:
 
 
 def ferns_only(args) -> None:
-    """Section 5 and the naive-loop speed-up at the issue's setting (|S| = 64, |A| = 4, tol 1e-3)."""
+    """Section 5 only (the naive-loop comparison at |S| = 64, tol 1e-3, is section 2 of the full run)."""
     if args.quick:
-        sizes, speed = [(16, None), (32, None), (64, 2)], dict(n_states=12, n_actions=2, tol=1e-3, with_plain=False)
+        sizes = [(16, None), (32, None), (64, 2)]
     else:
-        sizes = [(16, None), (32, None), (64, None), (128, None), (512, 1), (256, None)]
-        speed = dict(n_states=64, n_actions=4, tol=1e-3, with_plain=False)
+        sizes = [(16, None), (32, None), (64, None), (128, None), (512, 1), (256, 2), (256, None)]
     results = json.loads(args.output.read_text()) if args.output.is_file() else {}
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    kept = []
+    if args.sizes:
+        sizes = [(int(n), int(k) or None) for n, k in (item.split(":") for item in args.sizes.split(","))]
+        kept = [row for row in results.get("ferns_scaling", [])
+                if (row["n_states"], None if row["converged"] else row["iterations"]) not in sizes]
 
     def save(rows):
-        results["ferns_scaling"] = rows
+        results["ferns_scaling"] = sorted(kept + rows, key=lambda row: (row["n_states"], row["iterations"]))
         args.output.write_text(json.dumps(results, indent=2) + "\n")
 
-    results["ferns_speed_tol_1e-3"] = speed_target(**speed)
     save([])
     ferns_scaling(sizes, 1e-3, save)
     print(f"wrote {args.output}")
