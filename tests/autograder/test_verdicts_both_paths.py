@@ -82,9 +82,7 @@ def variants(chapter: str):
                 yield part, spec["check"], f"{kind}/{label}", source
 
 
-# Chapter 6 (whole agent updates through the proxy) takes minutes: it runs in the full suite, not in `test-fast`.
-@pytest.mark.parametrize("chapter", [pytest.param(c, marks=pytest.mark.slow) if c == "06_deepmdp_agent" else c
-                                     for c in sorted(CHAPTERS)])
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_every_variant_gets_the_same_verdict_in_the_notebook_and_through_the_grader(chapter, tmp_path, capfd):
     checks = importlib.import_module(CHAPTERS[chapter][1])
     tensors = chapter in TORCH_CHAPTERS
