@@ -4,6 +4,7 @@ mutant under the grader)."""
 
 from __future__ import annotations
 
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -181,3 +182,25 @@ def test_iqm_reference_cuts_floor_n_over_4_at_each_end():
     assert analysis.iqm([1.0, 1.0, 1.0, 1.0, 5.0]) == 1.0
     assert analysis.iqm([5.0, -1.0, 3.0, 3.0, 10.0, 0.0, 2.0, 7.0, 100.0]) == pytest.approx(4.0)
     assert analysis.iqm([3.0]) == 3.0
+
+
+@pytest.mark.slow
+def test_the_frame_reading_cheat_through_course_grades_grading(tmp_path):
+    """The same cheat in a submitted notebook, graded as ``course-grade`` grades it (sandboxed student cells,
+    trusted test cells): one point for passing on the correct update, none of the four mutant groups."""
+    from nbgrader_course import notebook_with
+
+    from autograder.course import REPO_ROOT, assignments
+    from autograder.grading import FAILED, GRADED, PASSED, grade_submission
+
+    chapter = "07_research_engineering"
+    release = REPO_ROOT / "exercises" / chapter / f"{chapter}.ipynb"
+    path = tmp_path / f"{chapter}.ipynb"
+    nbformat.write(notebook_with(release, {"bug_hunt": FRAME_READER}), path)
+    result = grade_submission("student", assignments()[chapter], path, tmp_path / "scratch", release=release)
+    assert result.status == GRADED, result.reason
+    parts = {part.grade_id: part for part in result.parts}
+    assert parts["test_bug_hunt_correct"].status == PASSED
+    for group in "abcd":
+        part = parts[f"test_bug_hunt_mutants_{group}"]
+        assert part.status == FAILED and part.points == 0.0 and "a mutant survived" in part.message, part.message
