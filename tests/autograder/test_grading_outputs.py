@@ -129,3 +129,17 @@ def test_lms_files_key_canvas_on_the_user_id_and_leave_ungraded_totals_empty(tmp
     assert "broken-3000,broken,canvas,3000,,01_mdps,,4,could not be graded,test_part0; test_part1" in generic
     assert [row["result"].student for row in review] == ["broken-3000"]
     assert "broken-3000" in (tmp_path / "lms_review.csv").read_text()
+
+
+def test_every_sandbox_limit_can_be_set_from_the_command_line(tmp_path):
+    """The time budget per submission and the scratch quota are flags like the other limits (README's table)."""
+    from autograder.grade import limits_from, parse_args
+    from autograder.sandbox import Limits
+
+    _, args = parse_args([str(tmp_path), "--out", str(tmp_path / "out")])
+    assert limits_from(args) == Limits()
+    _, args = parse_args([str(tmp_path), "--out", str(tmp_path / "out"), "--submission-timeout", "45",
+                          "--scratch-mb", "16", "--cell-timeout", "7", "--call-timeout", "3", "--memory-mb", "512"])
+    limits = limits_from(args)
+    assert (limits.submission_seconds, limits.scratch_bytes) == (45.0, 16 << 20)
+    assert (limits.cell_seconds, limits.call_seconds, limits.memory_bytes) == (7.0, 3.0, 512 << 20)
