@@ -23,24 +23,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "autograder"))
 
-import numpy as np  # noqa: E402
-from variants import CHECKS, parts  # noqa: E402
+from variants import CHECKS, compile_functions, functions, graded_cells, parts  # noqa: E402
 
 from autograder.checks import CheckFailure  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results" / "catch_rates.csv"
 
 
-def compile_function(source: str, name: str):
-    namespace = {"np": np}
-    exec(compile(source, f"<{name}>", "exec"), namespace)
-    return namespace[name]
-
-
-def outcome(check, fn, hidden: bool) -> str:
+def outcome(checks, fns, hidden: bool) -> str:
+    """``failed`` when one of the part's checks (one per graded cell) rejects the variant."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the checks' "passed" lines
-            check(fn, hidden=hidden)
+            for check in checks:
+                check(*fns, hidden=hidden)
     except CheckFailure:
         return "failed"
     except BaseException as error:  # noqa: BLE001 - a broken check is reported, not hidden
@@ -55,11 +50,11 @@ def measure(chapters: list[str]) -> list[dict]:
     for chapter in chapters:
         module = importlib.import_module(CHECKS[chapter])
         for part, spec in parts(chapter).items():
-            check = getattr(module, spec["check"])
+            checks = [getattr(module, check) for check in graded_cells(part, spec).values()]
             for label, source in spec["bugs"].items():
                 start = time.perf_counter()
-                fn = compile_function(source, part)
-                visible, hidden = outcome(check, fn, False), outcome(check, fn, True)
+                fns = compile_functions(source, functions(part, spec))
+                visible, hidden = outcome(checks, fns, False), outcome(checks, fns, True)
                 rows.append({"chapter": chapter, "part": part, "bug": label, "visible": visible, "hidden": hidden,
                              "seconds": round(time.perf_counter() - start, 2)})
                 print(f"{chapter} {part} {label}: visible {visible}, hidden {hidden}", flush=True)
@@ -83,6 +78,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     rows = measure(args.chapter or list(CHECKS))
+    if args.chapter and args.out.exists():  # keep the other chapters' rows, in chapter order
+        with args.out.open(newline="") as handle:
+            kept = [row for row in csv.DictReader(handle) if row["chapter"] not in args.chapter]
+        order = list(CHECKS)
+        rows = sorted(kept + rows, key=lambda row: order.index(row["chapter"]) if row["chapter"] in order else 99)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from fixture_class import CHAPTER, notebook  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 from variants.ch01_mdps import PARTS  # noqa: E402
 
-from autograder.course import config_file_text, nbgrader_env  # noqa: E402
+from autograder.course import make_course, nbgrader_env  # noqa: E402
 
 
 def make_class(n: int) -> dict[str, nbformat.NotebookNode]:
@@ -41,11 +40,8 @@ def make_class(n: int) -> dict[str, nbformat.NotebookNode]:
 
 
 def plain_nbgrader(students: dict, root: Path) -> tuple[float, dict[str, float]]:
-    (root / "nbgrader_config.py").write_text(config_file_text(root, f"sqlite:///{root / 'gradebook.db'}"))
-    shutil.copytree(REPO / "solutions" / CHAPTER, root / "solutions" / CHAPTER)
+    make_course(root, [CHAPTER])
     env = nbgrader_env()
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", CHAPTER, "--force",
-                    "--log-level=ERROR"], cwd=root, check=True, env=env)
     for student, nb in students.items():
         (root / "submitted" / student / CHAPTER).mkdir(parents=True)
         nbformat.write(nb, root / "submitted" / student / CHAPTER / f"{CHAPTER}.ipynb")

@@ -19,15 +19,19 @@ CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 CELL_TIMEOUT_S = 120
 
 
-def configure(c, root: Path, db_url: str | None = None) -> None:
-    """Apply the course's nbgrader settings to a traitlets config object ``c``."""
+def configure(c, root: Path, db_url: str | None = None, source: Path | None = None) -> None:
+    """Apply the course's nbgrader settings to a traitlets config object ``c``; ``source`` (default: the
+    course folder's ``solutions/``) is where the source notebooks are."""
     c.CourseDirectory.root = str(root)
-    c.CourseDirectory.source_directory = SOURCE_DIRECTORY
+    c.CourseDirectory.source_directory = str(source) if source else SOURCE_DIRECTORY
     c.CourseDirectory.release_directory = RELEASE_DIRECTORY
     c.CourseDirectory.course_id = "bisim-deepmdp"
     c.CourseDirectory.db_url = db_url or f"sqlite:///{Path(root) / 'gradebook.db'}"
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".hypothesis"]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    from autograder.nbgrader_checksums import SANITIZE_PREPROCESSORS
+
+    c.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
     c.Execute.timeout = CELL_TIMEOUT_S
     c.Execute.interrupt_on_timeout = True
 

@@ -117,7 +117,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     parser.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds, help="seconds per cell")
     parser.add_argument("--call-timeout", type=float, default=Limits.call_seconds, help="seconds per call")
     parser.add_argument("--memory-mb", type=int, default=Limits.memory_bytes >> 20)
+    parser.add_argument("--submission-timeout", type=float, default=Limits.submission_seconds,
+                        help="seconds for everything one submission runs, worker restarts included")
+    parser.add_argument("--scratch-mb", type=int, default=Limits.scratch_bytes >> 20,
+                        help="size of the submission's scratch folder (its HOME and TMPDIR)")
     return parser, parser.parse_args(argv)
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    """The sandbox limits the command line asks for (every flag's default is :class:`Limits`' own)."""
+    return Limits(cell_seconds=args.cell_timeout, call_seconds=args.call_timeout, memory_bytes=args.memory_mb << 20,
+                  submission_seconds=args.submission_timeout, scratch_bytes=args.scratch_mb << 20)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             todo.append(task)
             changed += saved is not None and saved != task.digest
     sandbox, why = resolve_sandbox(args.sandbox)
-    limits = Limits(cell_seconds=args.cell_timeout, call_seconds=args.call_timeout,
-                    memory_bytes=args.memory_mb << 20)
+    limits = limits_from(args)
     start = time.perf_counter()
     print(f"{len(tasks)} notebooks, {len(tasks) - len(todo)} already graded, {len(todo)} to grade "
           f"({changed} changed since they were graded; executor {args.executor})\n{why}", flush=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import RELEASE_DIRECTORY, make_course
-from autograder.results import PartStatus, SubmissionResult
+from autograder.results import PartStatus, SubmissionResult, SubmissionStatus
 
 BASIS_FILE = "graded_digests.json"  # student/assignment -> digest of the submission the gradebook holds
 
@@ -59,7 +59,7 @@ def _manual_edits(course: Path) -> dict[tuple[str, str], dict]:
 
 def _test_output(status: str, message: str) -> list:
     if status == PartStatus.PASSED:
-        return [nbformat.v4.new_output("stream", name="stdout", text=(message + "\n" if message else "") + "passed")]
+        return [nbformat.v4.new_output("stream", name="stdout", text=(message + "\n" if message else "") + status)]
     name = "AssertionError" if status == PartStatus.FAILED else "NotGraded"
     return [nbformat.v4.new_output("error", ename=name, evalue=message.splitlines()[0] if message else status,
                                    traceback=[f"{name}: {message or status}"])]
@@ -83,7 +83,7 @@ def autograded_notebook(result: SubmissionResult, release: Path, source: Path) -
         elif meta.get("grade") and gid in parts:
             cell.source = source_tests.get(gid, cell.source)
             cell.outputs = _test_output(parts[gid].status, parts[gid].message)
-    if result.status != "graded" and result.reason:
+    if result.status != SubmissionStatus.GRADED and result.reason:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"**{result.status}:** {result.reason}"))
     release_code = {c.source.strip() for c in nb.cells if c.cell_type == "code"}
     answered = {label: src for label, src in answered.items() if src.strip() and src.strip() not in release_code}

@@ -31,7 +31,7 @@ from autograder.results import (
     SubmissionResult,
     SubmissionStatus,
 )
-from autograder.sandbox import Limits, RemoteError, Worker, WorkerError
+from autograder.sandbox import BudgetExhausted, Limits, RemoteError, Worker, WorkerError, WorkerTimeout
 from autograder.submission import ReadNotebook, UnreadableSubmission, read_submission
 
 PASSED, FAILED, NOT_GRADED = PartStatus.PASSED, PartStatus.FAILED, PartStatus.NOT_GRADED
@@ -51,6 +51,8 @@ class StudentSession:
         self.worker: Worker | None = None
         self.names: dict[str, str] = {}
         self.executed = 0  # cells run in the current worker
+        self.deadline = time.monotonic() + limits.submission_seconds  # shared by every restarted worker
+        self.quota_hit = False
 
     def ensure_started(self, upto: int | None = None) -> None:
         """Have the first ``upto`` cells (all by default) run in a live worker, skipping those that hung or crashed
@@ -59,7 +61,8 @@ class StudentSession:
         changed = False  # the worker's names are re-read only when cells ran or the worker was replaced
         while True:
             if self.worker is None or not self.worker.alive:
-                self.worker = Worker(self.scratch, self.limits, sandbox=self.sandbox)
+                self.quota_hit = self.quota_hit or bool(self.worker and self.worker.quota_hit)
+                self.worker = Worker(self.scratch, self.limits, sandbox=self.sandbox, deadline=self.deadline)
                 self.executed, changed = 0, True
             for index in range(self.executed, upto):
                 label, source = self.cells[index]
@@ -68,9 +71,13 @@ class StudentSession:
                     continue
                 try:
                     reply = self.worker.exec_cell(source)
+                except BudgetExhausted:
+                    raise
                 except WorkerError as error:
                     self.skipped[index] = str(error)
-                    self.notes.append(f"{label}: {error}; the cell was skipped")
+                    hint = (" (a loop that never ends? run the cell in the notebook and interrupt it: the traceback "
+                            "shows the line it was on)" if isinstance(error, WorkerTimeout) else "")
+                    self.notes.append(f"{label}: {error}; the cell was skipped{hint}")
                     if len(self.skipped) >= MAX_CELL_FAILURES:
                         raise
                     break
@@ -87,6 +94,7 @@ class StudentSession:
 
     def close(self) -> None:
         if self.worker is not None:
+            self.quota_hit = self.quota_hit or self.worker.quota_hit
             self.worker.kill()
 
 
@@ -180,6 +188,9 @@ def run_test_cells(session: StudentSession, source_nb, tensors: bool,
     for grade_id, points, code in _test_cells(source_nb):
         try:
             session.ensure_started((positions or {}).get(grade_id))
+        except BudgetExhausted as error:
+            results.append(PartResult(grade_id, points, None, NOT_GRADED, f"not run: {error}"))
+            continue
         except WorkerError as error:
             results.append(PartResult(grade_id, points, 0.0, FAILED, f"the notebook could not be run: {error}"))
             continue
@@ -189,6 +200,8 @@ def run_test_cells(session: StudentSession, source_nb, tensors: bool,
             with contextlib.redirect_stdout(stdout):
                 exec(compile(code, f"<{grade_id}>", "exec"), dict(trusted), names)
             results.append(PartResult(grade_id, points, points, PASSED, stdout.getvalue().strip()))
+        except BudgetExhausted as error:
+            results.append(PartResult(grade_id, points, None, NOT_GRADED, f"not finished: {error}"))
         except (AssertionError, NameError, RemoteError, WorkerError) as error:
             results.append(PartResult(grade_id, points, 0.0, FAILED, _short(error)))
         except Exception as error:  # a fault on our side: never a silent zero
@@ -228,8 +241,16 @@ def grade_submission(student: str, assignment: Assignment, path: Path | None, sc
         shutil.rmtree(scratch.parent / f".{scratch.name}-grader", ignore_errors=True)
     result.cell_notes = session.notes
     result.output = "".join(session.output)[-8000:]
+    budget = any(p.status == NOT_GRADED and p.message.startswith(("not run:", "not finished:")) for p in result.parts)
+    if budget:
+        result.flags.append(f"time budget: the notebook used up its {limits.submission_seconds:.0f} s; "
+                            "the parts marked 'not graded' were not run (regrade with a larger budget)")
+    if session.quota_hit:
+        result.flags.append(f"disk quota: the notebook filled its {limits.scratch_bytes >> 20} MiB scratch "
+                            "folder (writes beyond it failed)")
     if any(p.status == NOT_GRADED for p in result.parts):
         result.status = PARTLY if any(p.status != NOT_GRADED for p in result.parts) else UNGRADABLE
-        result.reason = f"some parts could not be graded ({GRADER_ERROR}); see the messages"
+        result.reason = (f"time budget of {limits.submission_seconds:.0f} s exceeded" if budget else
+                         f"some parts could not be graded ({GRADER_ERROR}); see the messages")
     result.seconds = time.perf_counter() - start
     return result

@@ -107,12 +107,25 @@ def plain_file_identity(filename: str, assignments: list[str]) -> Identity:
     return Identity("file", f"file:{name}", name)
 
 
+def _visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX")))
+
+
+def submissions_root(folder: Path) -> Path:
+    """``folder``, or the single folder it wraps when that one holds the LMS files of two or more submitters (a zip
+    of a download folder): read as one student, it would merge the whole class."""
+    entries = _visible(folder)
+    if len(entries) == 1 and entries[0].is_dir():
+        inner = {parse_name(p.name, p.is_dir())[0] for p in _visible(entries[0])}
+        if len({i for i in inner if i.lms in ("canvas", "moodle", "blackboard")}) >= 2:
+            return submissions_root(entries[0])
+    return folder
+
+
 def scan(folder: Path, assignments: list[str]) -> list[Entry]:
     """Every submitted file under ``folder`` with its identity."""
     entries = []
-    for top in sorted(folder.iterdir()):
-        if top.name.startswith(".") or top.name.startswith("__MACOSX"):
-            continue
+    for top in _visible(submissions_root(folder)):
         identity, filename, attempt, late = parse_name(top.name, top.is_dir())
         if top.is_dir():
             files = sorted(p for p in top.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts)

@@ -16,6 +16,8 @@ The run folder and every evaluation are printed as plain lines (also when the ou
 checkpoint; log rows written after it are discarded and recomputed. On Ctrl-C the run prints where its last
 checkpoint is and the exact command that resumes it. With ``deterministic=true`` on a CPU the resumed
 run reproduces the uninterrupted one exactly (the tests compare ``train.csv`` and ``eval.csv``).
+A run that completes writes ``finished.json``; rerun in the same folder it returns at once, so a killed sweep rerun
+with the same command and the same ``hydra.sweep.dir`` skips its finished runs and resumes the others.
 
 **Sweeps.** ``python -m reference_impl.train -m agent=sac,sac_ae,deepmdp seed=1,2,3`` runs locally, one job after
 another; add ``hydra/launcher=submitit_local`` (processes) or ``hydra/launcher=slurm
@@ -159,6 +161,23 @@ def load_checkpoint(directory: Path) -> tuple[dict[str, Any], Path] | None:
     return torch.load(folder / "state.pt", map_location="cpu", weights_only=True), folder
 
 
+# ---------------------------------------------------------------------------------------------------- finished runs
+FINISHED_FILE = "finished.json"
+
+
+def write_finished(directory: Path, result: dict[str, Any]) -> None:
+    """Mark a run finished (atomically): a rerun in the same folder returns at once, which makes sweeps resumable."""
+    temporary = directory / f"{FINISHED_FILE}.tmp"
+    temporary.write_text(json.dumps(result))
+    os.replace(temporary, directory / FINISHED_FILE)
+
+
+def read_finished(directory: Path) -> dict[str, Any] | None:
+    """The result stored by :func:`write_finished`, or ``None`` for a run that has not finished."""
+    path = Path(directory) / FINISHED_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 # ---------------------------------------------------------------------------------------------------- the loop
 def say(progress: tqdm, message: str) -> None:
     """Print one line to stdout, above the progress bar when there is one (``tqdm.write``), flushed at once."""
@@ -183,6 +202,10 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
     On Ctrl-C (``KeyboardInterrupt``) it prints where the last checkpoint is and how to resume, then re-raises."""
     output_dir = Path(output_dir).absolute()
     output_dir.mkdir(parents=True, exist_ok=True)
+    finished = read_finished(output_dir)
+    if finished is not None and finished["step"] >= cfg.num_train_steps:
+        print(f"{output_dir}: finished earlier at step {finished['step']}; skipped (delete {FINISHED_FILE} to rerun)")
+        return finished
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
@@ -222,7 +245,7 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
     say(progress, f"run folder: {output_dir}{resumed}")
     start_time = time.perf_counter() - counters["wall_time_s"]
     action_repeat = cfg.env.action_repeat
-    stopped = False
+    stopped, step = False, counters["step"]
     try:
         while True:
             # ---- episode boundary: evaluate, checkpoint, maybe stop
@@ -281,13 +304,15 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
         pointer = output_dir / "checkpoints" / "latest"
         where = (f"the last checkpoint is {pointer.parent / pointer.read_text().strip()}"
                  if pointer.exists() else "no checkpoint was written yet (checkpoint_freq)")
-        print(f"\ninterrupted at step {counters['step']}: {where}.\nresume with:\n  {resume_command(output_dir)}",
-              flush=True)
+        print(f"\ninterrupted at step {step}: {where}.\nresume with:\n  {resume_command(output_dir)}", flush=True)
         raise
     progress.close()
     last_eval = logs["eval"].rows[-1]["eval_return"] if logs["eval"].rows else float("nan")
-    return {"step": counters["step"], "episode": counters["episode"], "eval_return": last_eval, "stopped": stopped,
-            "output_dir": str(output_dir)}
+    result = {"step": counters["step"], "episode": counters["episode"], "eval_return": last_eval, "stopped": stopped,
+              "output_dir": str(output_dir)}
+    if not stopped:
+        write_finished(output_dir, result)
+    return result
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

@@ -4,39 +4,36 @@ hidden check, and the chapter registry (notebooks in solutions/ + their declared
 import importlib
 
 import nbformat
-import numpy as np
 import pytest
-from variants import CHECKS, VARIANTS, parts
+from variants import CHECKS, VARIANTS, compile_functions, functions, graded_cells, parts
 
 from autograder.checks import CheckFailure
 from autograder.course import assignments
 
 
-def compile_function(source: str, name: str):
-    namespace = {"np": np}
-    exec(compile(source, f"<{name}>", "exec"), namespace)
-    return namespace[name]
-
-
 def cases(kind):
+    """One case per variant and graded cell (a part graded by several cells: every cell's check)."""
     for chapter, checks in CHECKS.items():
         for part, spec in parts(chapter).items():
-            for label in spec[kind]:
-                yield pytest.param(checks, spec["check"], part, spec[kind][label], id=f"{chapter}-{part}-{label}")
+            for cell, check in graded_cells(part, spec).items():
+                for label in spec[kind]:
+                    yield pytest.param(checks, check, part, functions(part, spec), spec[kind][label],
+                                       id=f"{chapter}-{cell.removeprefix('test_')}-{label}")
 
 
-@pytest.mark.parametrize(("checks", "check", "part", "source"), list(cases("alternatives")))
+@pytest.mark.parametrize(("checks", "check", "part", "names", "source"), list(cases("alternatives")))
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
-def test_correct_alternatives_pass(checks, check, part, source, hidden, capsys):
-    getattr(importlib.import_module(checks), check)(compile_function(source, part), hidden=hidden)
+def test_correct_alternatives_pass(checks, check, part, names, source, hidden, capsys):
+    getattr(importlib.import_module(checks), check)(*compile_functions(source, names), hidden=hidden)
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize(("checks", "check", "part", "source"), list(cases("bugs")))
-def test_planted_bugs_fail_the_hidden_check(checks, check, part, source):
-    """The hidden catch rate is 100%: every planted bug of every chapter is rejected, with a counterexample."""
+@pytest.mark.parametrize(("checks", "check", "part", "names", "source"), list(cases("bugs")))
+def test_planted_bugs_fail_the_hidden_check(checks, check, part, names, source):
+    """The hidden catch rate is 100%: every planted bug of every chapter is rejected by every test cell of its part,
+    with a counterexample."""
     with pytest.raises(CheckFailure) as failure:
-        getattr(importlib.import_module(checks), check)(compile_function(source, part), hidden=True)
+        getattr(importlib.import_module(checks), check)(*compile_functions(source, names), hidden=True)
     assert str(failure.value).startswith(part) and "on the input" in str(failure.value)
 
 
@@ -62,12 +59,13 @@ def test_test_cells_match_the_catalogue(chapter):
     graded = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
               if cell.metadata.get("nbgrader", {}).get("grade")}
     catalogue = parts(chapter)
-    assert set(graded) == {f"test_{part}" for part in catalogue}
+    assert set(graded) == {cell for part, spec in catalogue.items() for cell in graded_cells(part, spec)}
     module = importlib.import_module(CHECKS[chapter])
     for part, spec in catalogue.items():
-        assert hasattr(module, spec["check"]), f"{CHECKS[chapter]} has no {spec['check']}"
-        source = graded[f"test_{part}"]
-        assert f"{spec['check']}({part})" in source and f"{spec['check']}({part}, hidden=True)" in source
+        args = ", ".join(functions(part, spec))
+        for cell, check in graded_cells(part, spec).items():
+            assert hasattr(module, check), f"{CHECKS[chapter]} has no {check}"
+            assert f"{check}({args})" in graded[cell] and f"{check}({args}, hidden=True)" in graded[cell]
 
 
 VISIBLE_GOAL = 0.8
@@ -83,9 +81,27 @@ def test_visible_tests_catch_most_planted_bugs(chapter, capsys):
         for label, source in spec["bugs"].items():
             total += 1
             try:
-                getattr(module, spec["check"])(compile_function(source, part))
+                for check in graded_cells(part, spec).values():
+                    getattr(module, check)(*compile_functions(source, functions(part, spec)))
             except CheckFailure:
                 continue
             missed.append(f"{part}/{label}")
     assert (total - len(missed)) / total >= VISIBLE_GOAL, f"visible tests miss {missed}"
     assert capsys.readouterr().err == ""
+
+
+def test_a_notebook_must_declare_exactly_one_checks_module(tmp_path):
+    from autograder.checks import checks_module_of
+
+    def notebook(setup: str):
+        nb = nbformat.v4.new_notebook()
+        nb.cells.append(nbformat.v4.new_code_cell(setup, metadata={"nbgrader": {"grade_id": "setup"}}))
+        path = tmp_path / "nb.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    assert checks_module_of(notebook("import numpy as np\nfrom autograder.checks.mdps import (\n    check_a,\n)")) \
+        == "autograder.checks.mdps"
+    for setup in ("import numpy as np", "from autograder.checks.mdps import a\nfrom autograder.checks.sac import b"):
+        with pytest.raises(ValueError, match="exactly one"):
+            checks_module_of(notebook(setup))

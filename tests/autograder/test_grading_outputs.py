@@ -107,3 +107,39 @@ def test_similar_answers_are_found_after_renaming_and_comments():
     assert kinds["identical"] == ["ann", "bob"]
     assert set(kinds["near-identical"]) == {"ann", "bob", "cid"}
     assert all("dee" not in s and "eve" not in s for _, s in groups["value_iteration"])
+
+
+def test_lms_files_key_canvas_on_the_user_id_and_leave_ungraded_totals_empty(tmp_path):
+    from autograder.lms_export import write_lms_files
+
+    graded, broken, folder = (result("smithjohn-1000", [2, 1.5]), result("broken-3000", [None, None],
+                              "could not be graded", reason="not valid notebook JSON"), result("ann_b", [2, 2]))
+    for r, lms, lms_id, late in ((graded, "canvas", "1000", True), (broken, "canvas", "3000", False),
+                                 (folder, "folder", "", False)):
+        r.lms, r.lms_id, r.name, r.late = lms, lms_id, r.student.split("-")[0], late
+    results = [graded, broken, folder]
+    scores = {(r.student, r.assignment): {p.grade_id: p.points for p in r.parts} for r in results}
+    scores[("smithjohn-1000", A)]["test_part1"] = 2.0  # a manual score given in formgrader
+    review = write_lms_files(results, scores, tmp_path, {A: "Homework 1 (12345)"})
+    canvas = (tmp_path / "canvas_grades.csv").read_text().splitlines()
+    assert canvas == ["Student,ID,SIS User ID,SIS Login ID,Section,Homework 1 (12345)",
+                      "Points Possible,,,,,4", "smithjohn,1000,,,,4", "broken,3000,,,,"]
+    generic = (tmp_path / "lms_grades.csv").read_text().splitlines()
+    assert "smithjohn-1000,smithjohn,canvas,1000,late,01_mdps,4,4,graded," in generic
+    assert "broken-3000,broken,canvas,3000,,01_mdps,,4,could not be graded,test_part0; test_part1" in generic
+    assert [row["result"].student for row in review] == ["broken-3000"]
+    assert "broken-3000" in (tmp_path / "lms_review.csv").read_text()
+
+
+def test_every_sandbox_limit_can_be_set_from_the_command_line(tmp_path):
+    """The time budget per submission and the scratch quota are flags like the other limits (README's table)."""
+    from autograder.grade import limits_from, parse_args
+    from autograder.sandbox import Limits
+
+    _, args = parse_args([str(tmp_path), "--out", str(tmp_path / "out")])
+    assert limits_from(args) == Limits()
+    _, args = parse_args([str(tmp_path), "--out", str(tmp_path / "out"), "--submission-timeout", "45",
+                          "--scratch-mb", "16", "--cell-timeout", "7", "--call-timeout", "3", "--memory-mb", "512"])
+    limits = limits_from(args)
+    assert (limits.submission_seconds, limits.scratch_bytes) == (45.0, 16 << 20)
+    assert (limits.cell_seconds, limits.call_seconds, limits.memory_bytes) == (7.0, 3.0, 512 << 20)

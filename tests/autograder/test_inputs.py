@@ -124,3 +124,17 @@ def test_no_notebook_at_all_is_an_error_that_says_what_was_expected(tmp_path, co
     assert main([str(folder), "--assignment", A, "--out", str(tmp_path / "out")]) != 0
     err = capsys.readouterr().err
     assert f"no notebook for {A}" in err and f"alice/{A}.ipynb" in err
+
+
+def test_a_zip_that_wraps_the_lms_files_in_one_folder_is_not_one_student(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in (f"smithjohn_1000_52001_{A}.ipynb", f"doejane_1003_52005_{A}.ipynb"):
+            zf.writestr(f"Homework 1 Download/{name}", '{"cells": []}' + name)
+    jobs = jobs_by_student(extract_zip(archive, tmp_path / "unzipped"))
+    assert {j.lms_id for j in jobs.values()} == {"1000", "1003"}
+
+
+def test_one_student_in_nbgrader_layout_is_still_one_student(tmp_path):
+    jobs = jobs_by_student(touch(tmp_path, f"alice/{A}/{A}.ipynb"))
+    assert list(jobs) == ["alice"] and jobs["alice"].path

@@ -12,6 +12,7 @@ import itertools
 import nbformat
 import pytest
 from nbgrader_course import CHAPTERS, ScratchCourse, variant_notebooks
+from variants import graded_cells
 
 from autograder.course import assignments
 
@@ -34,7 +35,7 @@ def test_chapter_grades_correctly_through_nbgrader(chapter, tmp_path):
     scores = course.autograde()
 
     assert set(scores) == set(students)
-    test_cells = {f"test_{part}" for part in parts}
+    test_cells = {cell for part, spec in parts.items() for cell in graded_cells(part, spec)}
     for student, expected in students.items():
         assert set(scores[student]) == test_cells, student
         for cell, score in scores[student].items():

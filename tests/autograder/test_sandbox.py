@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,16 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.course import REPO_ROOT
-from autograder.sandbox import Limits, RemoteError, Worker, WorkerDied, WorkerTimeout, bubblewrap, protocol
+from autograder.sandbox import (
+    BudgetExhausted,
+    Limits,
+    RemoteError,
+    Worker,
+    WorkerDied,
+    WorkerTimeout,
+    bubblewrap,
+    protocol,
+)
 
 SANDBOXES = ["process"] + (["bubblewrap"] if bubblewrap() else [])
 QUICK = Limits(cell_seconds=5, call_seconds=3, memory_bytes=2 * 2**30)
@@ -138,3 +148,46 @@ def test_student_code_can_use_its_scratch_folder_and_torch_optimizers(sandbox, t
                             "(w - 1).pow(2).sum().backward()\nopt.step()\nstepped = w.tolist()\n")
         assert reply["ok"], reply
         assert w.request({"op": "get", "name": "stepped"}, 5)["value"] == [1.0, 1.0]
+
+
+FILL_SCRATCH = ("import os\nwritten = 0\nfor i in range(12):\n"
+                "    with open(os.path.join(os.environ['HOME'], f'block{i}'), 'wb') as f:\n"
+                "        f.write(os.urandom(2**20) * 4)\n    written += 4\n")
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_the_scratch_folder_has_a_disk_quota(sandbox, tmp_path):
+    """48 MiB written against a 16 MiB quota: refused (bubblewrap's tmpfs) or stopped (plain process)."""
+    limits = Limits(cell_seconds=30, call_seconds=10, scratch_bytes=16 * 2**20)
+    with Worker(tmp_path / "scratch", limits, sandbox=sandbox) as w:
+        try:
+            reply = w.exec_cell(FILL_SCRATCH)
+            assert not reply["ok"] and "No space left" in reply["error"], reply
+            assert w.request({"op": "get", "name": "written"}, 5)["value"] <= 16
+        except WorkerDied as died:
+            assert w.kind == "process" and "quota" in str(died)
+        assert w.quota_hit
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_a_worker_stops_at_the_submission_time_budget(sandbox, tmp_path):
+    with Worker(tmp_path / "scratch", Limits(cell_seconds=30, submission_seconds=3), sandbox=sandbox) as w:
+        start = time.monotonic()
+        with pytest.raises(BudgetExhausted, match="time budget of 3 s"):
+            w.exec_cell("import time\ntime.sleep(20)")
+        assert time.monotonic() - start < 10
+    with pytest.raises(BudgetExhausted):  # a replacement worker gets no time past the same deadline
+        Worker(tmp_path / "scratch2", Limits(), sandbox=sandbox, deadline=time.monotonic() - 1)
+
+
+@pytest.mark.skipif(not bubblewrap(), reason="needs bubblewrap")
+def test_without_sized_tmpfs_the_quota_is_measured_and_enforced(monkeypatch, tmp_path):
+    """bubblewrap older than 0.5 has no --size: the scratch folder is bound from the host and measured instead."""
+    from autograder.sandbox import launcher
+
+    monkeypatch.setattr(launcher, "sized_tmpfs_supported", lambda: False)
+    limits = Limits(cell_seconds=30, call_seconds=10, scratch_bytes=16 * 2**20)
+    with Worker(tmp_path / "scratch", limits, sandbox="bubblewrap") as w:
+        with pytest.raises(WorkerDied, match="over its 16 MiB quota"):
+            w.exec_cell(FILL_SCRATCH)
+        assert w.quota_hit

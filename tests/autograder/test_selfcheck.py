@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from fixture_class import CHAPTER, RELEASE, notebook, wrong
 
 SELFCHECK = str(Path(sys.executable).parent / "course-selfcheck")
@@ -50,3 +51,50 @@ def test_blank_torch_notebook_says_not_implemented_for_every_part(tmp_path):
     result = subprocess.run([SELFCHECK, str(path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert result.stdout.count("[FAIL]") == 5 and result.stdout.count("not implemented yet") == 5, result.stdout
+
+
+def _captured(monkeypatch, argv):
+    """Run ``course-selfcheck`` in this process with grading replaced by a recorder: what would it grade?"""
+    from autograder import selfcheck
+    from autograder.grading import SubmissionResult
+
+    seen = {}
+
+    def record(student, assignment, path, scratch, *, limits, sandbox, release):
+        seen.update(assignment=assignment.name, limits=limits, release=release)
+        return SubmissionResult(student, assignment.name, "graded")
+
+    monkeypatch.setattr(selfcheck, "grade_submission", record)
+    selfcheck.main(argv)
+    return seen
+
+
+def test_selfcheck_uses_the_grading_limits(monkeypatch, tmp_path):
+    from autograder.grading import DEFAULT_LIMITS
+
+    path = tmp_path / f"{CHAPTER}.ipynb"
+    nbformat.write(notebook(), path)
+    assert _captured(monkeypatch, [str(path)])["limits"] == DEFAULT_LIMITS
+
+
+@pytest.mark.parametrize("name", ["01_mdps-Copy1.ipynb", "alice_01_mdps.ipynb"])
+def test_a_renamed_notebook_is_recognised_by_its_name(monkeypatch, tmp_path, name):
+    path = tmp_path / name
+    nbformat.write(notebook(), path)
+    assert _captured(monkeypatch, [str(path)])["assignment"] == CHAPTER
+
+
+def test_assignment_names_the_chapter_of_any_file(monkeypatch, tmp_path):
+    path = tmp_path / "homework.ipynb"
+    nbformat.write(notebook(), path)
+    assert _captured(monkeypatch, [str(path), "--assignment", CHAPTER])["assignment"] == CHAPTER
+    with pytest.raises(SystemExit):
+        _captured(monkeypatch, [str(path), "--assignment", "99_nothing"])
+
+
+def test_a_renamed_copy_is_checked_for_real(tmp_path):
+    path = tmp_path / "alice_01_mdps.ipynb"
+    nbformat.write(notebook(), path)
+    result = subprocess.run([SELFCHECK, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checked as 01_mdps" in result.stdout and "4/4 visible tests pass" in result.stdout

@@ -9,7 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from fixture_class import CHAPTER, SOURCE, notebook
+from fixture_class import CHAPTER, RELEASE, SOURCE, notebook
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -44,6 +44,11 @@ def value_iteration(P, R, gamma, tol):
         V = V_next
 ''',
 }
+
+
+def flat(text: str) -> str:
+    """The message with its line wrapping undone."""
+    return " ".join(text.split())
 
 
 def compile_function(source: str, name: str):
@@ -108,7 +113,7 @@ def grade(nb, tmp_path, limits: Limits | None = None):
     path = tmp_path / f"{CHAPTER}.ipynb"
     nbformat.write(nb, path)
     return grade_submission("student", assignments()[CHAPTER], path, tmp_path / "scratch", source=SOURCE,
-                            limits=limits or Limits())
+                            release=RELEASE, limits=limits or Limits())
 
 
 def test_the_grader_records_a_failed_part_with_input_and_hint_not_a_grader_error(tmp_path):
@@ -128,8 +133,8 @@ def test_a_hanging_function_fails_once_with_a_hint_on_finding_the_loop(tmp_path)
     nb = notebook({"value_iteration": hang})
     result = grade(nb, tmp_path, Limits(call_seconds=3, cell_seconds=60))
     part = next(p for p in result.parts if p.grade_id == "test_value_iteration")
-    assert part.status == FAILED and "did not return in time" in part.message, part.message
-    assert "Kernel > Interrupt" in part.message and "to reproduce" in part.message
+    assert part.status == FAILED and "did not return in time" in flat(part.message), part.message
+    assert "Kernel > Interrupt" in flat(part.message) and "to reproduce" in part.message
     assert result.seconds < 60  # the timed-out call is not shrunk call after call
 
 
@@ -146,16 +151,93 @@ def bellman_expectation_backup(P, R, gamma, V, pi):
 
 
 def test_changing_an_input_in_place_fails_the_same_way_in_the_notebook_and_through_the_grader(tmp_path):
-    with pytest.raises(CheckFailure, match="changed its input pi in place"):
+    with pytest.raises(CheckFailure) as failure:
         mdps.check_bellman_expectation_backup(compile_function(MUTATES, "bellman_expectation_backup"))
+    assert "changed its input pi in place" in flat(str(failure.value))
     result = grade(notebook({"bellman_expectation_backup": MUTATES}), tmp_path)
     part = next(p for p in result.parts if p.grade_id == "test_bellman_expectation_backup")
-    assert part.status == FAILED and "changed its input pi in place" in part.message, part.message
+    assert part.status == FAILED and "changed its input pi in place" in flat(part.message), part.message
 
 
 def test_a_tuple_is_not_a_loss_in_either_path():
     loss_and_extra = compile_function("import torch\ndef reward_loss(predicted_reward, reward):\n"
                                       "    loss = ((predicted_reward.squeeze(-1) - reward) ** 2).mean()\n"
                                       "    return loss, loss.detach()\n", "reward_loss")
-    with pytest.raises(CheckFailure, match="must return a torch tensor; got tuple"):
+    with pytest.raises(CheckFailure) as failure:
         deepmdp.check_reward_loss(loss_and_extra)
+    assert "must return a torch tensor; got tuple" in flat(str(failure.value))
+
+
+LOGS_TO_STDERR = '''
+import logging, os, sys
+import numpy as np
+logging.basicConfig(level=logging.INFO)
+log, err = logging.getLogger("student"), sys.stderr
+
+def greedy_policy(P, R, gamma, V):
+    log.info("greedy policy on %d states", R.shape[0])
+    print("debug", file=err)
+    os.write(2, b"from a C library\\n")
+    return np.argmax(R + gamma * np.einsum("ast,t->sa", P, V), axis=1)
+'''
+
+
+def test_correct_code_that_logs_to_stderr_leaves_the_test_cell_clean_in_a_kernel():
+    """nbgrader scores a test cell 0 when it shows stderr output: the check must keep the student's logging,
+    prints to a saved ``sys.stderr`` and writes to file descriptor 2 out of the test cell."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(LOGS_TO_STDERR),
+        nbformat.v4.new_code_cell("from autograder.checks.mdps import check_greedy_policy\n"
+                                  "check_greedy_policy(greedy_policy)\n"
+                                  "check_greedy_policy(greedy_policy, hidden=True)"),
+        nbformat.v4.new_code_cell("log.info('after the check')"),
+    ])
+    NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    test_outputs = nb.cells[1].outputs
+    assert test_outputs and all(o.get("name") == "stdout" for o in test_outputs), test_outputs
+    assert "40 random MDPs" in "".join(o.text for o in test_outputs)
+    assert any(o.get("name") == "stderr" for o in nb.cells[2].outputs), "logging is restored after the check"
+
+
+def test_restarts_cannot_exceed_the_submission_time_budget(tmp_path):
+    """A slow first cell and four hanging functions: each timeout restarts the worker and re-runs the slow cell.
+    The budget bounds the total, the parts it cut are 'not graded' (never a silent 0) and the status says why."""
+    hang = "def {}(*args, **kwargs):\n    while True:\n        pass\n"
+    nb = notebook({part: hang.format(part) for part in P_AT_V | {"policy_evaluation": 0, "greedy_policy": 0}})
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import time\ntime.sleep(3)"))
+    limits = Limits(cell_seconds=30, call_seconds=2, submission_seconds=14)
+    result = grade(nb, tmp_path, limits)
+    assert result.seconds < 14 + 10
+    assert any(flag.startswith("time budget") for flag in result.flags), result.flags
+    assert "time budget of 14 s exceeded" in result.reason
+    cut = [p for p in result.parts if p.points is None]
+    assert cut and all("time budget" in p.message for p in cut)
+    assert all(p.status == FAILED for p in result.parts if p.points is not None)
+
+
+def test_a_full_scratch_disk_is_reported(tmp_path):
+    fill = ("import os\nfor i in range(12):\n    with open(os.path.join(os.environ['HOME'], f'b{i}'), 'wb') as f:\n"
+            "        f.write(b'x' * 2**22)\n")
+    nb = notebook()
+    nb.cells.insert(0, nbformat.v4.new_code_cell(fill))
+    result = grade(nb, tmp_path, Limits(scratch_bytes=16 * 2**20))
+    assert any(flag.startswith("disk quota") for flag in result.flags), result.flags
+    assert result.points == result.max_points  # the answers above the cell are still graded
+
+
+def test_nbgrader_validate_shows_the_whole_message():
+    """``nbgrader validate`` prints a failed cell's traceback and cuts every line longer than its width."""
+    from nbgrader.validator import Validator
+
+    with pytest.raises(CheckFailure) as failure:
+        mdps.check_value_iteration(compile_function(P_AT_V["value_iteration"], "value_iteration"), hidden=True)
+    cell = nbformat.v4.new_code_cell("check_value_iteration(value_iteration, hidden=True)")
+    cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailure", evalue=str(failure.value),
+                                           traceback=failure.value._render_traceback_())]
+    validator = Validator()
+    shown = validator._indent(validator._extract_error(cell))
+    assert "..." not in shown
+    hint = str(failure.value).split("hint: ")[1]
+    assert " ".join(hint.split()) in " ".join(shown.split())

@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_module
 
 from reference_impl.agents import deepmdp, make_agent, sac, sac_ae
 from reference_impl.agents.multitask import SUPPORTED_KEYS, MultitaskConfig, per_task_mean
+from reference_impl.agents.switches import UpdateSwitches
 from reference_impl.replay_buffer import Batch
 
 OBS_SHAPE = (6, 16, 16)
@@ -113,10 +114,13 @@ def test_should_complete_init_defers_the_optimizers_so_a_subclass_can_add_compon
     deferred.complete_init()
     assert {"encoder", "critic", "actor", "alpha", "decoder", "transition_model", "reward_decoder"} == set(
         deferred.optimizers())
+    with pytest.raises(RuntimeError, match="before complete_init"):
+        deferred.switches = UpdateSwitches(encoder_optimizer="separate")
     probed = AgentWithProbe(OBS_SHAPE, (2,), (-1.0, 1.0), "cpu", **builder)
     assert probed.optimizers()["probe"].param_groups[0]["params"][0] is probed.probe.weight
 
 
+@pytest.mark.slow
 def test_cfg_to_load_model_loads_the_listed_components_of_a_saved_agent(tmp_path):
     from reference_impl.train import run
 
@@ -207,3 +211,30 @@ def test_multitask_agent_conditions_on_the_task_and_has_one_temperature_per_task
     assert [k for k in before if torch.equal(before[k], after[k])] == []
     with pytest.raises(ValueError, match="task ids"):
         agent.update(random_batch(), step=0)
+
+
+def test_multitask_agent_averages_per_sample_losses_per_task():
+    agent = tiny_agent("deepmdp_multitask", "+env.num_tasks=2")
+    task = torch.tensor([0, 0, 0, 1])
+    per_sample = torch.tensor([[1.0], [1.0], [1.0], [5.0]])
+    batch = random_batch(size=4, task=task)
+    assert agent.reduce(per_sample, batch).item() == pytest.approx(3.0)  # (1 + 5) / 2, not the plain mean 2
+    single = tiny_agent("deepmdp")
+    assert single.reduce(per_sample, random_batch(size=4)).item() == pytest.approx(2.0)
+
+
+def test_per_sample_transition_losses_average_to_the_chapter_4_losses():
+    from reference_impl.deepmdp.losses import deterministic_transition_loss, gaussian_transition_nll
+
+    g = torch.Generator().manual_seed(0)
+    mu, target, sigma = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g), torch.rand(8, 5, generator=g)
+    sigma = sigma + 0.1
+    per_sample = deepmdp.transition_loss_per_sample
+    for kind in ("mse", "w1"):
+        assert torch.equal(per_sample(mu, target, None, kind, "sum_dims").mean(),
+                           deterministic_transition_loss(mu, target, kind=kind))
+    nll = gaussian_transition_nll(mu, sigma, target)
+    assert torch.equal(per_sample(mu, target, sigma, "mse", "sum_dims").mean(), nll)
+    # mtrl's form: 1/(2d) of ours for the deterministic model
+    torch.testing.assert_close(per_sample(mu, target, None, "mse", "mean_half").mean(),
+                               deterministic_transition_loss(mu, target) / (2 * 5))

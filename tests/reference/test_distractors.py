@@ -153,14 +153,32 @@ def test_random_and_scripted_returns_match_the_stated_values(env_id, random_retu
 
 @pytest.mark.parametrize("env_id", [DISTRACTORS_ID, DISTRACTORS_SPARSE_ID])
 def test_renders_at_least_5000_steps_per_second(env_id):
+    """Steps per second of this process's CPU time (best of 3), so that a busy shared machine does not make it flaky;
+    measured ~28k on the development machine, the plain point mass ~56k."""
     env = gym.make(env_id)
     actions = random_actions(2000, seed=0)
     best = 0.0
     for _ in range(3):
         env.reset(seed=0)
-        start = time.perf_counter()
+        start = time.process_time()
         for action in actions:
             if env.step(action)[3]:
                 env.reset()
-        best = max(best, len(actions) / (time.perf_counter() - start))
+        best = max(best, len(actions) / max(time.process_time() - start, 1e-9))
     assert best >= 5000, f"{best:.0f} steps/s"
+
+
+@pytest.mark.parametrize(("env_name", "env_id"), [("point_mass_distractors", DISTRACTORS_ID),
+                                                  ("point_mass_distractors_sparse", DISTRACTORS_SPARSE_ID)])
+def test_hydra_env_configs_make_the_registered_tasks(env_name, env_id):
+    from hydra import compose, initialize_config_module
+
+    from reference_impl.train import make_env
+
+    with initialize_config_module("reference_impl.conf", version_base="1.3"):
+        cfg = compose("config", overrides=[f"env={env_name}"])
+    assert cfg.env.id == env_id and cfg.env.action_repeat == 2
+    env = make_env(cfg.env)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (9, 32, 32) and env.unwrapped.spec.id == env_id
+    assert env.unwrapped.reward_kind == ("sparse" if "sparse" in env_name else "shaped")

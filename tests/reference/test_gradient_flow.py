@@ -39,12 +39,12 @@ def test_sac_flow_matches_the_chapter():
     flows = by_loss(trace_gradient_flow(tiny_agent("sac"), batch()))
     assert list(flows) == ["critic loss", "actor loss", "temperature loss"]
     critic, actor, alpha = flows["critic loss"], flows["actor loss"], flows["temperature loss"]
-    assert critic.stepped == {"conv layers (shared)", "critic encoder fc + LayerNorm", "Q heads"}
+    assert critic.stepped == {"shared conv layers", "critic fc + LayerNorm", "Q heads"}
     assert {"target critic", "policy trunk"} <= critic.stopped  # the target is built under no_grad
     # The actor loss trains the actor's own head only; the shared convolutions run under no_grad.
-    assert actor.stepped == {"actor encoder fc + LayerNorm", "policy trunk"}
+    assert actor.stepped == {"actor fc + LayerNorm", "policy trunk"}
     assert actor.reached_only == {"Q heads"}  # the critic is evaluated, not trained, by the actor loss
-    assert "conv layers (shared)" in actor.stopped
+    assert "shared conv layers" in actor.stopped
     assert alpha.stepped == {"log α"} and not alpha.reached_only
 
 
@@ -53,11 +53,11 @@ def test_deepmdp_flow_adds_the_latent_model_losses():
     assert list(flows) == ["critic loss", "actor loss", "temperature loss", "transition + reward loss",
                            "decoder loss"]
     model = flows["transition + reward loss"]
-    assert model.stepped == {"conv layers (shared)", "critic encoder fc + LayerNorm", "transition model",
+    assert model.stepped == {"shared conv layers", "critic fc + LayerNorm", "transition model",
                              "reward decoder"}
     assert not model.reached_only
     decoder = flows["decoder loss"]
-    assert decoder.stepped == {"conv layers (shared)", "critic encoder fc + LayerNorm", "transition model",
+    assert decoder.stepped == {"shared conv layers", "critic fc + LayerNorm", "transition model",
                                "pixel decoder"}
     assert "reward decoder" not in decoder.stepped | decoder.reached_only
 
@@ -66,8 +66,8 @@ def test_groups_cover_every_parameter_once_with_tied_convolutions():
     agent = tiny_agent("deepmdp")
     groups = parameter_groups(agent)
     conv_ids = {id(p) for p in agent.actor.encoder.conv_parameters()}
-    assert conv_ids and all(groups[pid] == "conv layers (shared)" for pid in conv_ids)
-    assert group_order(agent)[0] == "conv layers (shared)"
+    assert conv_ids and all(groups[pid] == "shared conv layers" for pid in conv_ids)
+    assert group_order(agent)[0] == "shared conv layers"
     assert set(group_order(agent)) == set(groups.values())
 
 

@@ -11,6 +11,7 @@ the equality.
 
 import copy
 import functools
+import math
 
 import pytest
 import torch
@@ -186,7 +187,20 @@ def test_public_switches_reproduce_the_public_update(float64, agent_name, extra)
     assert largest_difference(agent_name, PUBLIC, *extra) < 1e-10
 
 
-@pytest.mark.parametrize("switch", sorted(CHOICES))
+@pytest.mark.parametrize("switch", sorted(set(CHOICES) - {"alpha_loss"}))
 def test_each_switch_is_needed(float64, switch):
     extra = ("agent.builder.transition_model_cfg.kind=gaussian",)
     assert largest_difference("deepmdp", PUBLIC | {switch: CHOICES[switch][0]}, *extra) > 1e-6
+
+
+def test_alpha_loss_switch_scales_the_temperature_loss_by_alpha_over_log_alpha(float64):
+    """Adam's step hardly sees a gradient's scale, so the two forms move ``log alpha`` almost alike (the same fixed
+    point); the loss itself, and its gradient in ``log alpha``, differ by the factor ``alpha / log alpha``."""
+    metrics = {}
+    for form in CHOICES["alpha_loss"]:
+        agent, _ = build("sac", PUBLIC | {"alpha_loss": form})
+        torch.manual_seed(3)
+        metrics[form] = agent.update(random_batch(), step=0)
+    alpha = metrics["alpha"]["alpha"]  # after the step: the loss was computed at the initial temperature 0.1
+    assert metrics["alpha"]["alpha_loss"] / metrics["log_alpha"]["alpha_loss"] == pytest.approx(0.1 / math.log(0.1))
+    assert alpha == pytest.approx(metrics["log_alpha"]["alpha"], rel=1e-6)

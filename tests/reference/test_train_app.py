@@ -140,6 +140,7 @@ def test_resolve_device():
             resolve_device("cuda")
 
 
+@pytest.mark.slow  # an end-to-end run of the training command
 def test_command_line_run_writes_logs_config_and_checkpoint_without_a_progress_bar(tmp_path):
     overrides = [o for o in TINY if not o.startswith("progress_bar")]
     command = [sys.executable, "-m", "reference_impl.train", *overrides, "agent=sac", "num_train_steps=50",
@@ -182,6 +183,7 @@ def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(tmp_path, monkeyp
     assert "resuming at step 50" in capsys.readouterr().out and result["step"] == 100
 
 
+@pytest.mark.slow  # an end-to-end run of the training command
 def test_submitit_local_sweep_then_analysis(tmp_path):
     sweep_dir = tmp_path / "sweep"
     command = [sys.executable, "-m", "reference_impl.train", "-m", "hydra/launcher=submitit_local",

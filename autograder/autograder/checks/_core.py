@@ -8,17 +8,15 @@ A check compares a student's function with the reference implementation. It must
   in the notebook (a local function) and in the sandboxed grader (a proxy to another process);
 * on failure, raise :class:`CheckFailure` naming the property, the smallest failing input found, the
   expected and the actual value, and one hint.
+
+The message is written by :mod:`autograder.checks._messages`, stderr is kept closed by
+:mod:`autograder.checks._quiet`, and the student's function is called through
+:mod:`autograder.sandbox.student_call`, exactly as the sandboxed worker calls it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import os
-import sys
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,7 +24,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from autograder.sandbox import WorkerError, WorkerTimeout, student_call
+from autograder.checks._messages import failure_message, format_input, format_value, wrap
+from autograder.checks._quiet import quiet
+from autograder.sandbox import BudgetExhausted, WorkerError, WorkerTimeout, student_call
+
+__all__ = ["CheckFailure", "as_array", "call_student", "call_with_grads", "fail", "failure_message", "format_input",
+           "format_value", "passed", "quiet", "run_property"]
 
 # Bounded, reproducible property runs (each check states its own number of examples). When one student function
 # fails in several ways, only the failure with the smallest input is reported (never an ExceptionGroup).
@@ -39,191 +42,27 @@ PROPERTY_SETTINGS = dict(
     suppress_health_check=list(HealthCheck),
     phases=(Phase.explicit, Phase.generate, Phase.shrink),
 )
-LITERAL_MAX_ENTRIES = 400  # inputs up to this size are printed in full, as copy-pasteable literals
 
 
 class CheckFailure(AssertionError):
     """A check found an input on which the student's function is wrong."""
 
     def _render_traceback_(self) -> list[str]:
-        """What IPython shows for a failed check: the message alone, not the frames of the grader's code."""
-        return [f"CheckFailure: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+        """What IPython shows for a failed check: the message alone (wrapped), not the frames of the grader's code."""
+        return wrap(f"CheckFailure: {self}").splitlines()
 
 
 class _ProcessLost(BaseException):
     """The student's process timed out or died during a property run: stop at once (no shrinking, no more calls
-    into a dead process) and report the input it was working on. Not an ``Exception``, so hypothesis lets it pass."""
+    into a dead process) and raise ``error``: the failure on the input it was working on, or the end of the
+    submission's time budget. Not an ``Exception``, so hypothesis lets it pass."""
 
-    def __init__(self, failure: CheckFailure):
-        super().__init__(str(failure))
-        self.failure = failure
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
 
 
 _property_depth = 0  # > 0 while run_property drives the student's function
-
-
-class _Muted:
-    """Swallows writes (used in place of a stream's ``write`` while a check runs)."""
-
-    def __init__(self) -> None:
-        self.sink = io.StringIO()
-
-    def write(self, text: str) -> int:
-        return self.sink.write(str(text))
-
-
-@contextlib.contextmanager
-def _stderr_muted() -> Iterator[None]:
-    """Keep every route to stderr closed: ``sys.stderr``, streams saved earlier (a ``logging`` handler holds the
-    stderr it saw when it was made; in a notebook that is the kernel's stream of the running cell) and file
-    descriptor 2 (C extensions, ``os.write(2, ...)``)."""
-    muted = _Muted()
-    streams = {id(s): s for s in (sys.stderr, sys.__stderr__) if s is not None}
-    for handler in _stream_handlers():
-        streams.setdefault(id(handler.stream), handler.stream)
-    patched = []
-    for stream in streams.values():
-        try:
-            had_own = "write" in vars(stream)
-            own = vars(stream).get("write")
-            stream.write = muted.write
-            patched.append((stream, had_own, own))
-        except (AttributeError, TypeError):
-            pass
-    saved_fd = None
-    try:
-        saved_fd = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    except OSError:
-        saved_fd = None
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        if saved_fd is not None:
-            os.dup2(saved_fd, 2)
-            os.close(saved_fd)
-        for stream, had_own, own in patched:
-            if had_own:
-                stream.write = own
-            else:
-                with contextlib.suppress(AttributeError):
-                    del stream.write
-
-
-def _stream_handlers() -> list[logging.StreamHandler]:
-    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
-                                       if isinstance(lg, logging.Logger)]
-    return [h for lg in loggers for h in lg.handlers
-            if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is not None
-            and h.stream is not sys.stdout]
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence warnings and stderr while a check runs (nbgrader gives 0 for any stderr output, so what the
-    student's code logs must not reach the test cell's stderr)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"), _stderr_muted():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _as_numpy(value: Any) -> Any:
-    """A torch tensor as a numpy array (for display only); anything else unchanged."""
-    if student_call.is_tensor(value):
-        return value.detach().cpu().numpy()
-    return value
-
-
-def format_value(value: Any) -> str:
-    """An expected or obtained value, with enough digits to see a difference at the checks' tolerances."""
-    value = _as_numpy(value)
-    if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=8, floatmode="maxprec", max_line_width=100, threshold=200)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, dict):  # weights of a network: values when small, otherwise shapes
-        return "{" + ", ".join(f"{key!r}: {_format_entry(entry)}" for key, entry in value.items()) + "}"
-    return repr(value)
-
-
-def _format_entry(value: Any) -> str:
-    value = _as_numpy(value)
-    if isinstance(value, np.ndarray) and value.size > 4:
-        return f"<array of shape {value.shape}>"
-    if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=8, floatmode="maxprec", separator=", ").replace("\n", "")
-    return format_value(value)
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, np.ndarray) or student_call.is_tensor(value):
-        return int(np.prod(tuple(value.shape)))
-    if isinstance(value, dict):
-        return sum(_size(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return sum(_size(v) for v in value)
-    return 1
-
-
-def format_input(value: Any) -> str:
-    """An input as a Python literal that reproduces it exactly (every digit), e.g. ``np.array([[0.5, 0.25]])``;
-    inputs larger than :data:`LITERAL_MAX_ENTRIES` numbers are described by their shape instead."""
-    if _size(value) > LITERAL_MAX_ENTRIES:
-        return _describe(value)
-    if student_call.is_tensor(value):
-        array = value.detach().cpu().numpy()
-        return f"torch.tensor({_literal(array)}, dtype={value.dtype})"
-    if isinstance(value, np.ndarray):
-        dtype = "" if value.dtype in (np.float64, np.int64, np.bool_) else f", dtype=np.{value.dtype}"
-        return f"np.array({_literal(value)}{dtype})"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {format_input(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        items = ", ".join(format_input(v) for v in value)
-        return f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
-    if isinstance(value, float | np.floating):
-        return repr(float(value))
-    return repr(value)
-
-
-def _literal(array: np.ndarray) -> str:
-    if array.ndim == 0:
-        return repr(array.item())
-    return np.array2string(array, separator=", ", floatmode="unique", threshold=sys.maxsize, max_line_width=100)
-
-
-def _describe(value: Any) -> str:
-    array = _as_numpy(value)
-    if isinstance(array, np.ndarray):
-        kind = "tensor" if student_call.is_tensor(value) else "array"
-        summary = f", values in [{array.min():.6g}, {array.max():.6g}]" if array.size and array.dtype.kind in "biuf" \
-            else ""
-        return f"<{kind} of shape {tuple(array.shape)}, dtype {array.dtype}{summary}>"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
-    return f"<{type(value).__name__} of {len(value)} items>" if hasattr(value, "__len__") else repr(value)
-
-
-def failure_message(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,
-                    hint: str = "") -> str:
-    """Property, input (copy-pasteable), expected vs got, hint."""
-    lines = [f"{function}: {prop}", "  on the input (the smallest failing case found):"]
-    for name, value in inputs.items():
-        text = format_input(value).replace("\n", "\n" + " " * (6 + len(name) + 3))
-        lines.append(f"      {name} = {text}")
-    if inputs:
-        call = ", ".join(f"{name}={name}" for name in inputs)
-        lines.append(f"  to reproduce: {function}({call})")
-    if expected is not None:
-        lines.append("  expected: " + format_value(expected).replace("\n", "\n            "))
-    if got is not None:
-        lines.append("  got:      " + format_value(got).replace("\n", "\n            "))
-    if hint:
-        lines.append(f"  hint: {hint}")
-    return "\n".join(lines)
 
 
 def fail(function: str, prop: str, inputs: dict[str, Any], *, expected: Any = None, got: Any = None,
@@ -253,6 +92,10 @@ TIMEOUT_HINT = ("look for a loop that never ends on this input: a `while` whose 
 
 def _student_raised(function: str, error: Exception, inputs: dict[str, Any]) -> None:
     """Turn an exception from the student's code into the failure of the property being checked."""
+    if isinstance(error, BudgetExhausted):  # not a verdict: the grader reports the parts it could not run
+        if _property_depth:
+            raise _ProcessLost(error)
+        raise error
     if isinstance(error, WorkerError):  # the sandboxed process hung or died: no further call can be made
         if isinstance(error, WorkerTimeout):
             failure = CheckFailure(failure_message(function, f"did not return in time ({error})", inputs,
@@ -341,7 +184,7 @@ def run_property(body: Callable[..., None], strategy: st.SearchStrategy, *, max_
         # Hypothesis attaches notes ("Falsifying example: ..."); our message already shows the input.
         raise CheckFailure(str(failure)) from None
     except _ProcessLost as lost:
-        raise CheckFailure(str(lost.failure)) from None
+        raise lost.error from None
     except Flaky as flaky:
         first = next((e for e in _leaves(flaky) if isinstance(e, CheckFailure)), None)
         raise CheckFailure("the function gave different results when called again on the same input "

@@ -24,8 +24,7 @@ from collections.abc import Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
 from reference_impl import bisim as ref
 from reference_impl.mdp import FiniteMDP
 
@@ -164,7 +163,10 @@ def _relabel(labels: np.ndarray, seed: int, contiguous: bool) -> np.ndarray:
     """The same partition under other label values: a permutation of 0..K-1, or distinct non-negative integers."""
     blocks = np.unique(labels)
     rng = np.random.default_rng(seed)
-    values = rng.permutation(len(blocks)) if contiguous else rng.choice(max(10, 2 * len(blocks)), size=len(blocks), replace=False)
+    if contiguous:
+        values = rng.permutation(len(blocks))
+    else:
+        values = rng.choice(max(10, 2 * len(blocks)), size=len(blocks), replace=False)
     return values[np.searchsorted(blocks, labels)]
 
 
@@ -221,6 +223,8 @@ def _refine_case(fn: Callable, case: dict) -> None:
 
 
 def check_refine_once(fn: Callable, hidden: bool = False) -> None:
+    """The refined partition (eq. 2.2), compared as a partition. Hidden: 30 draws of ``refine_cases``: lifted
+    MDPs with decoys or fixed examples, with any non-negative labels (module docstring)."""
     with quiet():
         if not hidden:
             _refine_case(fn, _visible_refine_case())
@@ -241,6 +245,7 @@ def _partition_case(fn: Callable, case: dict) -> None:
 
 
 def check_bisimulation_partition(fn: Callable, hidden: bool = False) -> None:
+    """Bisimilarity, compared as a partition. Hidden: 30 draws of ``mdp_cases`` (module docstring)."""
     with quiet():
         if not hidden:
             P, R = _visible_partition_case()
@@ -281,6 +286,8 @@ def _quotient_in_label_order(model: FiniteMDP, labels: np.ndarray) -> FiniteMDP:
 
 
 def check_quotient_mdp(fn: Callable, hidden: bool = False) -> None:
+    """(P_hat, R_hat) of eq. 2.3 to 1e-8, block k = label k. Hidden: 30 MDPs of ``mdp_cases`` with
+    bisimilarity or the finest partition, labels 0..K-1 in a random order."""
     with quiet():
         if not hidden:
             P, R = _visible_partition_case()

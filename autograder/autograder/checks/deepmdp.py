@@ -19,8 +19,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_with_grads, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_with_grads, fail, passed, quiet, run_property
 from reference_impl.deepmdp import losses as ref
 from reference_impl.deepmdp.lipschitz import gradient_penalty as ref_gradient_penalty
 
@@ -103,6 +102,7 @@ def _reward_case(fn: Callable, case: dict) -> None:
 
 
 def check_reward_loss(fn: Callable, hidden: bool = False) -> None:
+    """Value and gradient of eq. 4.6. Hidden: 30 batches, B = 1-6, values at scales 0.01, 1 or 30."""
     with quiet():
         if not hidden:
             case = {"predicted_reward": torch.tensor([[1.0], [2.0]], dtype=torch.float64),
@@ -132,6 +132,7 @@ def _transition_case(fn: Callable, case: dict) -> None:
 
 
 def check_transition_loss(fn: Callable, hidden: bool = False) -> None:
+    """Value and gradients of eq. 4.7, no gradient into the target. Hidden: 30 batches, B = 1-6, K = 1-4."""
     with quiet():
         if not hidden:
             case = {"predicted_next_latent": torch.tensor([[3.0, 4.0], [1.0, 1.0]], dtype=torch.float64),
@@ -157,6 +158,8 @@ def _nll_case(fn: Callable, case: dict) -> None:
 
 
 def check_gaussian_nll(fn: Callable, hidden: bool = False) -> None:
+    """Value and gradients of eq. 4.9, no gradient into the target. Hidden: 30 batches, B = 1-6, K = 1-4,
+    sigma from about 0.001 to 150."""
     with quiet():
         if not hidden:
             case = {"mu": torch.tensor([[0.0, 1.0], [2.0, -1.0]], dtype=torch.float64),
@@ -197,6 +200,8 @@ def _weights(rng: np.random.Generator, d: int, h: int) -> dict:
 
 
 def check_gradient_penalty(fn: Callable, hidden: bool = False) -> None:
+    """Value of eq. 4.11 and its gradient with respect to every weight. Hidden: 25 networks and batches,
+    B = 1-6, input size 1-4."""
     with quiet():
         if not hidden:
             rng = np.random.default_rng(0)

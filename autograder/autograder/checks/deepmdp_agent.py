@@ -5,11 +5,11 @@ tensors, printed in the notebook too) so that the student's code can be run and 
 process and a whole agent's parameters compared entry by entry. Losses come from
 :mod:`reference_impl.deepmdp.losses` (eqs. 6.1-6.3) and :mod:`reference_impl.agents.sac_losses` (eqs. 5.2-5.7).
 
-Hidden input space (what the exercise text allows): batches of 1-6 (Part 1: 2-6, Part 3: 2-5, Part 4: 2-4) with latent sizes 1-4 and
-action sizes 1-2, standard-normal weights and values, pixels 0..255 in [B, 1, 3, 3] images; for the whole update,
-steps 0-5 with actor, target and decoder periods 1-3 (so every stage both runs and waits), ``not_done`` with
-both kinds of transition, ``discount`` in {0, 0.9, 0.99}, ``lr`` in {0.01, 0.05}, ``decoder_latent_lambda`` in
-{0, 0.1}.
+Hidden input space (what the exercise text allows): batches of 1-6 (Part 1: 2-6, Part 3: 2-5, Part 4: 2-4) with
+latent sizes 1-4 and action sizes 1-2, standard-normal weights and values, pixels 0..255 in [B, 1, 3, 3] images;
+for the whole update, steps 0-5 with actor and decoder periods 1-2 and target period 1-3 (so every stage both runs
+and waits), ``not_done`` with both kinds of transition, ``discount`` in {0, 0.9, 0.99}, ``lr`` in {0.01, 0.05},
+``decoder_latent_lambda`` in {0, 0.1}.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
 from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
 from autograder.checks.given_networks import (
     decoder,
@@ -95,6 +94,8 @@ def _latent_case(fn: Callable, case: dict) -> None:
 
 
 def check_latent_model_loss(fn: Callable, hidden: bool = False) -> None:
+    """Value and gradients of eqs. 6.1-6.2, no gradient into the next latent. Hidden: 25 batches and
+    networks, B = 2-6, latent 1-4, action 1-2."""
     with quiet():
         if not hidden:
             rng = np.random.default_rng(0)
@@ -129,6 +130,7 @@ def _decoder_inputs(rng, b, k) -> dict:
 
 
 def check_decoder_loss(fn: Callable, hidden: bool = False) -> None:
+    """Value and gradients of eq. 6.3's reconstruction term. Hidden: 25 batches, B = 1-5, latent 1-4."""
     with quiet():
         if not hidden:
             _decoder_case(fn, _decoder_inputs(np.random.default_rng(0), 2, 3))
@@ -169,6 +171,8 @@ def _update_case(fn: Callable, case: dict) -> None:
 
 
 def check_latent_model_update(fn: Callable, hidden: bool = False) -> None:
+    """Every parameter after one SGD step on eqs. 6.1-6.2. Hidden: 20 batches and networks, B = 2-5,
+    latent 1-3."""
     with quiet():
         if not hidden:
             _update_case(fn, _update_inputs(np.random.default_rng(0), 3, 2))
@@ -346,6 +350,8 @@ def _most_telling(groups: list[str]) -> str:
 
 
 def check_agent_update(fn: Callable, hidden: bool = False) -> None:
+    """Every parameter after one whole update. Visible: steps 0 and 1 of a fixed batch. Hidden: 15 batches,
+    networks, steps and schedules (module docstring)."""
     with quiet():
         if not hidden:
             for step in (0, 1):  # every stage runs at step 0; the actor and the targets wait at step 1

@@ -22,8 +22,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_student, call_with_grads, fail, passed, quiet, run_property
 from autograder.checks.deepmdp import _tensor, _zero_or_none, check_grads
 from autograder.checks.given_networks import policy, q_values, random_mlp_weights
 from reference_impl.agents import sac_losses as ref
@@ -75,6 +74,8 @@ def _target_inputs(rng, b) -> dict:
 
 
 def check_critic_target(fn: Callable, hidden: bool = False) -> None:
+    """y of eq. 5.2 with no gradient into any input. Hidden: 30 batches (module docstring: masks, discounts,
+    temperatures)."""
     with quiet():
         if not hidden:
             case = {"reward": _t([[1.0], [0.0]]), "not_done": _t([[1.0], [0.0]]),
@@ -97,6 +98,7 @@ def _critic_loss_case(fn: Callable, case: dict) -> None:
 
 
 def check_critic_loss(fn: Callable, hidden: bool = False) -> None:
+    """Value and gradients of eq. 5.3, no gradient into the target. Hidden: 30 batches, B = 1-6."""
     with quiet():
         if not hidden:
             _critic_loss_case(fn, {"q1": _t([[1.0], [2.0]]), "q2": _t([[0.0], [2.0]]),
@@ -141,6 +143,8 @@ def _actor_inputs(rng, b: int, k: int, a: int) -> dict:
 
 
 def check_actor_loss(fn: Callable, hidden: bool = False) -> None:
+    """Value and actor gradients of eq. 5.5, no gradient into the encoding or alpha. Hidden: 30 batches and
+    networks, B = 1-5, latent 1-3, action 1-2, alpha from about 0.02 to 50."""
     with quiet():
         if not hidden:
             _actor_case(fn, _actor_inputs(np.random.default_rng(0), 3, 2, 1))
@@ -161,6 +165,8 @@ def _alpha_case(fn: Callable, case: dict) -> None:
 
 
 def check_alpha_loss(fn: Callable, hidden: bool = False) -> None:
+    """Value and gradient of eq. 5.6 on log alpha, no gradient into log pi. Hidden: 30 batches, log alpha of
+    either sign, target entropies -1..-6."""
     with quiet():
         if not hidden:
             _alpha_case(fn, {"log_alpha": _t(0.5), "log_pi": _t([[-1.0], [1.5]]),
@@ -194,6 +200,8 @@ def _soft_update_case(fn: Callable, case: dict) -> None:
 
 
 def check_soft_update(fn: Callable, hidden: bool = False) -> None:
+    """Every parameter of eq. 5.7 to 1e-9. Hidden: 25 dicts of 1-3 parameters, tau in {0, 0.005, 0.01, 0.05,
+    0.3, 1}."""
     with quiet():
         if not hidden:
             _soft_update_case(fn, {"target": {"w": _t([0.0, 1.0])},

@@ -12,6 +12,7 @@
 """
 
 from autograder.sandbox.launcher import (
+    BudgetExhausted,
     Limits,
     RemoteError,
     Worker,
@@ -21,4 +22,5 @@ from autograder.sandbox.launcher import (
     bubblewrap,
 )
 
-__all__ = ["Limits", "RemoteError", "Worker", "WorkerDied", "WorkerError", "WorkerTimeout", "bubblewrap"]
+__all__ = ["BudgetExhausted", "Limits", "RemoteError", "Worker", "WorkerDied", "WorkerError", "WorkerTimeout",
+           "bubblewrap"]

@@ -12,12 +12,17 @@ Isolation, strongest available first:
   drops to ``nobody``. Files readable by that user stay readable, so install bubblewrap for real classes.
 
 Resource limits (per worker, :class:`Limits`): CPU seconds, address space, processes, file size, open files,
-no core dumps; the grader adds wall-clock deadlines per cell and per call, and caps every message size.
+no core dumps; the grader adds wall-clock deadlines per cell and per call, a wall-time budget for the whole
+submission (shared by every worker restarted for it: restarts re-run earlier cells) and caps every message size.
+The scratch folder (``HOME``, ``TMPDIR``) has a size quota: under bubblewrap (>= 0.5) it is a size-limited tmpfs,
+so a write beyond the quota fails with "No space left on device"; without bubblewrap the folder is measured after
+every request and a worker over the quota is stopped.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import resource
 import select
 import shutil
@@ -47,6 +52,8 @@ class Limits:
     open_files: int = 256
     cell_seconds: float = 60.0
     call_seconds: float = 20.0
+    submission_seconds: float = 300.0  # wall time for everything one submission runs, restarts included
+    scratch_bytes: int = 256 * 2**20  # the scratch folder (and /tmp under bubblewrap)
 
 
 class WorkerError(RuntimeError):
@@ -61,6 +68,10 @@ class WorkerDied(WorkerError):
     pass
 
 
+class BudgetExhausted(WorkerError):
+    """The submission's wall-time budget ran out (nothing more of it is run)."""
+
+
 class RemoteError(Exception):
     """The student's code raised; carries the exception type, message and the student's frames."""
 
@@ -73,6 +84,20 @@ def bubblewrap() -> str | None:
     return shutil.which("bwrap")
 
 
+def bubblewrap_version() -> tuple[int, ...]:
+    try:
+        text = subprocess.run([bubblewrap(), "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError, TypeError):
+        return ()
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in found.groups() if g is not None) if found else ()
+
+
+def sized_tmpfs_supported() -> bool:
+    """``--size`` for ``--tmpfs`` (and ``--perms``) arrived in bubblewrap 0.5."""
+    return bubblewrap_version() >= (0, 5)
+
+
 def _python_paths() -> tuple[Path, Path]:
     """The interpreter's installation prefix and the active site-packages folder."""
     return Path(sys.base_prefix).resolve(), Path(sysconfig.get_paths()["purelib"]).resolve()
@@ -83,7 +108,9 @@ def sandbox_uid() -> int:
     return UID_BASE + os.getpid() % 2000
 
 
-def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool, uid: int) -> list[str]:
+def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool, uid: int, quota: int | None) -> list[str]:
+    """The bubblewrap command line; with ``quota``, HOME and /tmp are tmpfs of at most ``quota`` bytes each
+    (otherwise HOME is the host's ``scratch`` folder, measured by the launcher)."""
     prefix, site = _python_paths()
     cmd = [bubblewrap(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session", "--clearenv"]
@@ -116,8 +143,13 @@ def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool, uid: int) -> 
             cmd += ["--tmpfs", f"{SANDBOX_SITE}/{package}"]
     # /home must be traversable by the worker's uid, or the scratch folder (its HOME and TMPDIR) is unreachable
     cmd += parents(Path("/home/student"))
-    cmd += ["--ro-bind", str(grader_dir), "/grader", "--bind", str(scratch), "/home/student",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/home/student"]
+    cmd += ["--ro-bind", str(grader_dir), "/grader"]
+    if quota:
+        cmd += ["--perms", "0777", "--size", str(quota), "--tmpfs", "/home/student",
+                "--perms", "1777", "--size", str(quota), "--tmpfs", "/tmp"]
+    else:
+        cmd += ["--bind", str(scratch), "/home/student", "--tmpfs", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/home/student"]
     for key, value in _worker_env("/home/student").items():
         cmd += ["--setenv", key, value]
     python = str(prefix / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}")
@@ -128,6 +160,18 @@ def _bwrap_command(scratch: Path, grader_dir: Path, as_root: bool, uid: int) -> 
         return cmd + ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                       "--inh-caps=-all", python, "-S", "-B", *worker]
     return cmd + ["--", python, "-S", "-B", *worker]
+
+
+def folder_bytes(folder: Path) -> int:
+    """Disk space used by the files under ``folder`` (allocated blocks, so sparse files count what they use)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
 
 
 def _world_accessible(path: Path) -> bool:
@@ -162,9 +206,17 @@ def _set_limits(limits: Limits, drop_to_uid: int | None) -> None:
 class Worker:
     """One sandboxed worker process; every request has a deadline, after which the whole tree is killed."""
 
-    def __init__(self, scratch: Path, limits: Limits | None = None, *, sandbox: str = "auto"):
+    def __init__(self, scratch: Path, limits: Limits | None = None, *, sandbox: str = "auto",
+                 deadline: float | None = None):
+        """``deadline``: a ``time.monotonic()`` instant after which no request is answered (the submission's
+        wall-time budget); by default ``limits.submission_seconds`` from now."""
         limits = limits or Limits()
         self.scratch, self.limits = Path(scratch), limits
+        self.deadline = time.monotonic() + limits.submission_seconds if deadline is None else deadline
+        if self.deadline <= time.monotonic():
+            raise BudgetExhausted(self.budget_message())
+        self.quota_hit = False  # the scratch quota was reached (writes beyond it failed)
+        self.tmpfs_quota = False
         self.scratch.mkdir(parents=True, exist_ok=True)
         grader_dir = self.scratch.parent / f".{self.scratch.name}-grader"
         grader_dir.mkdir(exist_ok=True)
@@ -181,7 +233,9 @@ class Worker:
         if sandbox == "bubblewrap":
             if not bubblewrap():
                 raise RuntimeError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-            command = _bwrap_command(self.scratch, grader_dir, as_root, self.uid)
+            self.tmpfs_quota = sized_tmpfs_supported()
+            command = _bwrap_command(self.scratch, grader_dir, as_root, self.uid,
+                                     limits.scratch_bytes if self.tmpfs_quota else None)
             if as_root:  # the uid is this worker's alone: it may end its own stray processes
                 command[command.index("--clearenv") + 1:command.index("--clearenv") + 1] = [
                     "--setenv", "COURSE_WORKER_OWNS_UID", "1"]
@@ -234,10 +288,19 @@ class Worker:
             return f"the worker was killed by {name}{hint}"
         return f"the worker exited with code {code} (os._exit or sys.exit at top level?)"
 
+    def budget_message(self) -> str:
+        return (f"the submission's time budget of {self.limits.submission_seconds:.0f} s ran out "
+                "(every cell and call of the notebook, worker restarts included)")
+
     def request(self, message: dict[str, Any], timeout: float, *, tensors: bool = False) -> dict[str, Any]:
         if not self.alive:
             raise WorkerDied("the worker is no longer running")
-        deadline = time.monotonic() + timeout
+        budget_left = self.deadline - time.monotonic()
+        if budget_left <= 0:
+            self.kill()
+            raise BudgetExhausted(self.budget_message())
+        cut_by_budget = budget_left < timeout
+        deadline = time.monotonic() + min(timeout, budget_left)
         self.requests += 1
         message = {**message, "id": self.requests}
         try:
@@ -250,9 +313,12 @@ class Worker:
             reply = protocol.decode(self._read_exactly(length, deadline), tensors=tensors)
             if reply.get("id") != self.requests:
                 raise protocol.ProtocolError("the worker's answer does not match the request")
+            self._check_scratch(reply)
             return reply
         except WorkerTimeout:
             self.kill()
+            if cut_by_budget:
+                raise BudgetExhausted(self.budget_message()) from None
             raise WorkerTimeout(f"no answer within {timeout:.0f} s (infinite loop?)") from None
         except (BrokenPipeError, ConnectionResetError):
             self.kill()
@@ -263,6 +329,19 @@ class Worker:
         except protocol.ProtocolError as error:
             self.kill()
             raise WorkerDied(f"the worker broke the protocol ({error})") from None
+
+    def _check_scratch(self, reply: dict[str, Any]) -> None:
+        """Note a full tmpfs (bubblewrap: the kernel refuses the writes); measure and enforce otherwise."""
+        quota = self.limits.scratch_bytes
+        if self.tmpfs_quota:
+            free = reply.get("scratch_free")
+            if isinstance(free, int) and free < min(2**20, quota // 16):
+                self.quota_hit = True
+            return
+        used = folder_bytes(self.scratch)
+        if used > quota:
+            self.quota_hit = True
+            raise WorkerDied(f"the scratch folder holds {used >> 20} MiB, over its {quota >> 20} MiB quota")
 
     def kill(self) -> None:
         if self.alive:

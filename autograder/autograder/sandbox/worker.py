@@ -103,6 +103,15 @@ def student_traceback(error: BaseException) -> str:
     return "".join(lines)[-4000:]
 
 
+def scratch_free() -> int:
+    """Bytes still free in the scratch folder (HOME); under bubblewrap it is a size-limited tmpfs."""
+    try:
+        stats = os.statvfs(os.environ.get("HOME", "."))
+    except OSError:
+        return -1
+    return stats.f_bavail * stats.f_frsize
+
+
 def end_stray_processes() -> None:
     """Kill every other process of this sandbox's private uid (forks left running by the student's code)."""
     import signal
@@ -169,6 +178,7 @@ def main() -> None:
             end_stray_processes()
         reply["id"] = request.get("id")
         reply["seconds"] = time.perf_counter() - start
+        reply["scratch_free"] = scratch_free()
         reply["output"] = output.take()
         try:
             write_message(replies, reply)

@@ -171,7 +171,10 @@ class Agent(sac_ae.Agent):
         prediction = self.transition_model(latent, action)
         if not isinstance(self.transition_model, GaussianTransitionModel):
             return prediction
-        mu, sigma = prediction
+        return self.decoder_input(*prediction)
+
+    def decoder_input(self, mu: Tensor, sigma: Tensor) -> Tensor:
+        """What the decoders read from a Gaussian prediction: ``mu``, or ``mu + sigma · eps`` (``"sample"``)."""
         return mu if self.switches.gaussian_decoder_input == "mean" else mu + sigma * torch.randn_like(mu)
 
     def update_transition_reward_model(self, batch: Batch) -> dict[str, float]:
@@ -189,10 +192,10 @@ class Agent(sac_ae.Agent):
             mu, sigma = self.transition_model(latent, action), None
         transition_loss = transition_loss_per_sample(mu, next_latent, sigma, self.transition_loss_kind,
                                                      self.switches.transition_loss_reduction)
-        predicted_next_latent = mu if sigma is None else self.predict_next_latent(latent, action)
+        predicted_next_latent = mu if sigma is None else self.decoder_input(mu, sigma)
         predicted_reward = self.reward_decoder(self.with_task(predicted_next_latent, batch.task))
         reward_loss = (predicted_reward - batch.reward).pow(2)
-        loss = self.reduce(transition_loss + reward_loss, batch)
+        loss = self.reduce(transition_loss, batch) + self.reduce(reward_loss, batch)
 
         self.step_optimizers(loss, *self.encoder_optimizer_names(), "transition_model", "reward_decoder")
         return {"transition_loss": transition_loss.mean().item(), "reward_loss": reward_loss.mean().item()}

@@ -26,12 +26,12 @@ from reference_impl.agents.sac import Agent, Batch
 
 # Parameter groups by name prefix (first match wins), in display order.
 GROUP_RULES = (
-    ("critic.encoder.convs", "conv layers (shared)"),
-    ("critic.encoder", "critic encoder fc + LayerNorm"),
+    ("critic.encoder.convs", "shared conv layers"),
+    ("critic.encoder", "critic fc + LayerNorm"),
     ("critic.Q", "Q heads"),
     ("critic_target", "target critic"),
-    ("actor.encoder.convs", "conv layers (shared)"),
-    ("actor.encoder", "actor encoder fc + LayerNorm"),
+    ("actor.encoder.convs", "shared conv layers"),
+    ("actor.encoder", "actor fc + LayerNorm"),
     ("actor.trunk", "policy trunk"),
     ("log_alpha", "log α"),
     ("transition_model", "transition model"),
@@ -190,29 +190,26 @@ CELL_STYLES = {  # state: (face colour, text)
 
 
 def plot_gradient_flow(flows: list[LossFlow], groups: list[str], ax, title: str | None = None) -> None:
-    """Draw ``flows`` as a loss × parameter-group chart on the matplotlib axes ``ax``."""
+    """Draw ``flows`` on the matplotlib axes ``ax``: one column per loss (in update order), one row per parameter
+    group; a cell says whether the loss trains the group, reaches it without training it, or stops its gradient."""
     from matplotlib.patches import Rectangle
 
-    ax.set_xlim(0, len(groups))
-    ax.set_ylim(len(flows), 0)
-    for row, flow in enumerate(flows):
-        for column, group in enumerate(groups):
+    ax.set_xlim(0, len(flows))
+    ax.set_ylim(len(groups), 0)
+    for column, flow in enumerate(flows):
+        for row, group in enumerate(groups):
             state = next((s for s in CELL_STYLES if group in getattr(flow, s)), None)
-            if state is None:
-                face, text = "white", ""
-            else:
-                face, text = CELL_STYLES[state]
-            ax.add_patch(
-                Rectangle((column + 0.04, row + 0.06), 0.92, 0.88, facecolor=face, edgecolor="#888888", lw=0.6)
-            )
+            face, text = CELL_STYLES[state] if state else ("white", "")
+            ax.add_patch(Rectangle((column + 0.03, row + 0.05), 0.94, 0.9, facecolor=face, edgecolor="#888888", lw=0.6))
             if text:
-                ax.text(column + 0.5, row + 0.5, text, ha="center", va="center", fontsize=7.5,
+                ax.text(column + 0.5, row + 0.5, text, ha="center", va="center", fontsize=8,
                         color="white" if state == "stepped" else "black")
-    ax.set_xticks([c + 0.5 for c in range(len(groups))], [g.replace(" ", "\n", 1) for g in groups], fontsize=8)
+    ax.set_xticks([c + 0.5 for c in range(len(flows))], [f.loss.replace(" + ", " +\n").replace(" loss", "\nloss")
+                                                          for f in flows], fontsize=9.5)
     ax.xaxis.tick_top()
-    ax.set_yticks([r + 0.5 for r in range(len(flows))], [f.loss for f in flows], fontsize=9)
+    ax.set_yticks([r + 0.5 for r in range(len(groups))], groups, fontsize=9.5)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
     if title:
-        ax.set_title(title, fontsize=10, pad=34)
+        ax.set_title(title, fontsize=11, pad=10, loc="left")

@@ -166,7 +166,7 @@ class Agent:
         self.encoder_tau = encoder_tau
         self.loss_reduction = loss_reduction
         self.target_entropy = -float(self.action_dim)  # (eq. 5.6): H_target = -|A|
-        self.switches = UpdateSwitches()  # set before complete_init to change them (make_agent does)
+        self._switches = UpdateSwitches()
         self.precision = "fp32"  # of the update's forward passes: fp32 | bf16 (make_agent sets agent.precision)
         self.multitask = MultitaskConfig.from_cfg(to_dict(multitask_cfg))
         self._optimizer_cfgs = {"encoder": encoder_optimizer_cfg, "critic": critic_optimizer_cfg,
@@ -242,6 +242,18 @@ class Agent:
             self.critic_target.load_state_dict(self.critic.state_dict())
 
     # ------------------------------------------------------------------ bookkeeping
+    @property
+    def switches(self) -> UpdateSwitches:
+        """The update switches (:mod:`reference_impl.agents.switches`); :func:`make_agent` sets them from the config.
+        Set them before :meth:`complete_init` (``should_complete_init=False``) when building an agent by hand."""
+        return self._switches
+
+    @switches.setter
+    def switches(self, switches: UpdateSwitches) -> None:
+        if self._optimizers and switches.encoder_optimizer != self._switches.encoder_optimizer:
+            raise RuntimeError("encoder_optimizer decides how the optimizers are built: set it before complete_init().")
+        self._switches = switches
+
     @property
     def alpha(self) -> Tensor:
         """The temperature ``alpha = exp(log alpha)`` (one per task with ``should_use_disentangled_alpha``)."""

@@ -45,8 +45,9 @@ def reconstruction_loss(reconstruction: Tensor, target: Tensor, reduction: str) 
 
 def latent_penalty(latent: Tensor, reduction: str) -> Tensor:
     """``½ ||z||²`` per sample, averaged over the batch with ``"mean"``."""
-    per_sample = 0.5 * latent.pow(2).sum(dim=1, keepdim=reduction != "mean")
-    return per_sample.mean() if reduction == "mean" else per_sample
+    if reduction == "mean":
+        return 0.5 * latent.pow(2).sum(dim=1).mean()
+    return 0.5 * latent.pow(2).sum(dim=1, keepdim=True)
 
 
 class Agent(sac.Agent):

@@ -20,7 +20,7 @@ from reference_impl.networks.transition_model import (
 
 
 def orthogonal_init_(module: nn.Module) -> None:
-    """Orthogonal init for linear layers, delta-orthogonal for (transposed) convolutions, zero biases.
+    """Orthogonal init for linear and embedding layers, delta-orthogonal for (transposed) convolutions, zero biases.
 
     Use as ``network.apply(orthogonal_init_)``. Delta-orthogonal puts an orthogonal matrix at the kernel centre and
     zeros elsewhere, so every layer starts as an isometry on its centre pixel (ReLU gain).

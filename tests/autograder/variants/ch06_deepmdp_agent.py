@@ -166,8 +166,8 @@ def latent_model_loss(latent, action, next_latent, reward, transition_weights, r
                 "reward_decoder(reward_weights, predicted)", "reward_decoder(reward_weights, latent)"),
             "reward_from_the_true_next_latent": _LOSS.replace(
                 "reward_decoder(reward_weights, predicted)", "reward_decoder(reward_weights, next_latent.detach())"),
-            "reward_not_squeezed": _LOSS.replace(
-                "reward_decoder(reward_weights, predicted).squeeze(-1) - reward", "reward_decoder(reward_weights, predicted) - reward"),
+            "reward_not_squeezed": _LOSS.replace("reward_decoder(reward_weights, predicted).squeeze(-1) - reward",
+                                                 "reward_decoder(reward_weights, predicted) - reward"),
             "transition_mean_over_dimensions": _LOSS.replace(".pow(2).sum(dim=1).mean()", ".pow(2).mean()"),
         },
     },

@@ -1,0 +1,437 @@
+"""Checks for chapter 7 (research engineering). Each ``check_*`` is one call in a notebook test cell.
+
+Student functions take and return plain numpy data. Parts and what the hidden checks draw (derandomized):
+
+* ``iqm(scores)``: 1-D arrays of 1-40 scores, of either sign, with ties (whole numbers in -5..5) or without
+  (floats in [-1000, 1000]); compared with :func:`reference_impl.analysis.iqm` (⌊n/4⌋ cut at each end).
+* ``stratified_bootstrap_ci(scores, tasks, reps, seed)``: 1-4 tasks of 1-10 runs each, task levels far apart or
+  close, heavy-tailed scores; ``reps`` in {1000, 2000}; any seed. Exact properties (low <= high, the interval
+  within [min, max] of the scores, a zero-width interval when every task's runs are equal) and the reference's
+  interval (:func:`reference_impl.analysis.interval_estimate`) within :data:`CI_NOISE_FACTOR` times the
+  standard deviation of each endpoint over :data:`CI_CALIBRATION_SEEDS` seeds of the reference (plus
+  :data:`CI_FLOOR` of the score range): a student may draw the resamples with any generator.
+* ``public_decoder_target(obs, noise)``: ``uint8`` images [B, C, H, W] (B 1-3, C 1-3, H = W 1-4) of any pixel
+  value, noise in [0, 1/32); compared with pytorch_sac_ae's ``preprocess_obs``
+  (:func:`reference_impl.agents.sac_ae.quantized_target`, with its uniform draw replaced by ``noise``).
+* ``public_transition_loss(predicted, target)``: [B, d] arrays, B 1-6, d 1-8, values of either sign; compared with
+  :func:`reference_impl.agents.deepmdp.transition_loss_per_sample` under ``mean_half`` (mtrl's reduction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from unittest import mock
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+from autograder.checks import _core
+from autograder.checks._core import as_array, call_student, fail, passed, quiet
+from autograder.checks._property import run_property
+from autograder.sandbox import BudgetExhausted, WorkerError, protocol, student_call
+from reference_impl import analysis
+from reference_impl.agents import deepmdp, sac_ae
+
+# Part 2's tolerance: the endpoints of a percentile interval from `reps` bootstrap replicates vary with the random
+# draws. The check runs the reference with CI_CALIBRATION_SEEDS seeds and accepts an endpoint within
+# CI_NOISE_FACTOR standard deviations of the reference's (seed `seed`), plus CI_FLOOR of the score range (an
+# endpoint that moves between a few discrete values may show no spread over the calibration seeds). Measured on 40
+# random sweeps drawn like the hidden ones (reps = 2000): correct solutions drawing other random numbers than the
+# reference (another seed, numpy's legacy generator) stay within 0.6 of this tolerance (median 0.11); each planted
+# bug of the catalogue exceeds it 27 to 200 times on some sweep (tests/autograder/test_checks_ch07.py).
+CI_NOISE_FACTOR = 6.0
+CI_CALIBRATION_SEEDS = 60
+CI_FLOOR = 0.005
+BINS = 32  # 5-bit quantisation of pytorch_sac_ae's preprocess_obs
+
+
+# Part 1: the interquartile mean -------------------------------------------------------------------------------
+
+def _iqm_case(fn: Callable, case: dict) -> None:
+    name = "iqm"
+    got = as_array(name, call_student(name, fn, case), case, shape=(), what="the IQM")
+    expected = analysis.iqm(case["scores"])
+    if not np.isclose(got, expected, rtol=1e-9, atol=1e-9):
+        fail(name, "the value differs from the interquartile mean", case, expected=expected, got=float(got),
+             hint="sort the scores, drop k = n // 4 of them at EACH end (none when n < 4), average the rest; "
+                  "ties are kept as they are (do not select by value against percentiles).")
+
+
+def _iqm_scores() -> st.SearchStrategy:
+    ties = st.lists(st.integers(-5, 5).map(float), min_size=1, max_size=40)
+    spread = st.lists(st.floats(-1000, 1000, allow_nan=False), min_size=1, max_size=40)
+    return st.one_of(ties, spread).map(lambda values: {"scores": np.array(values, dtype=float)})
+
+
+def check_iqm(fn: Callable, hidden: bool = False) -> None:
+    """The IQM of a 1-D array. Hidden: 60 arrays of 1-40 scores, with and without ties."""
+    with quiet():
+        if not hidden:
+            # ties at the lower quartile (selecting by percentiles keeps a third 2.0), n = 9 (a ceil cuts 3)
+            _iqm_case(fn, {"scores": np.array([7.0, 2.0, -1.0, 100.0, 2.0, 12.0, 9.0, 4.0, 2.0])})
+            passed("iqm", "fixed array of nine scores")
+            return
+        run_property(lambda case: _iqm_case(fn, case), _iqm_scores(), max_examples=60)
+        passed("iqm", "60 random arrays")
+
+
+# Part 2: the stratified bootstrap interval of the IQM ---------------------------------------------------------
+
+def _strata(scores: np.ndarray, tasks: np.ndarray) -> list[np.ndarray]:
+    return [scores[tasks == task] for task in np.unique(tasks)]
+
+
+def reference_ci(scores: np.ndarray, tasks: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's 95% interval ``[low, high]`` for this seed and its tolerance per endpoint (see
+    :data:`CI_NOISE_FACTOR`)."""
+    strata = _strata(scores, tasks)
+    _, low, high = analysis.interval_estimate(strata, reps=reps, seed=seed)
+    others = np.array([analysis.interval_estimate(strata, reps=reps, seed=10_000 + s)[1:]
+                       for s in range(CI_CALIBRATION_SEEDS)])
+    spread = float(scores.max() - scores.min())
+    tolerance = CI_NOISE_FACTOR * others.std(axis=0) + CI_FLOOR * spread + 1e-9 * (1 + np.abs(scores).max())
+    return np.array([low, high]), tolerance
+
+
+def _ci_case(fn: Callable, case: dict) -> None:
+    name = "stratified_bootstrap_ci"
+    got = as_array(name, call_student(name, fn, case), case, shape=(2,), what="the interval [low, high]")
+    scores, tasks = case["scores"], case["tasks"]
+    eps = 1e-9 * (1 + np.abs(scores).max())
+    if not np.all(np.isfinite(got)) or got[0] > got[1]:
+        fail(name, "the interval must be two finite numbers with low <= high", case, got=got)
+    if got[0] < scores.min() - eps or got[1] > scores.max() + eps:
+        fail(name, "the interval leaves the range [min, max] of the scores (an IQM of resampled scores cannot)",
+             case, expected=np.array([scores.min(), scores.max()]), got=got,
+             hint="np.percentile(replicates, [2.5, 97.5]) takes percents, not fractions.")
+    if all(np.ptp(stratum) == 0 for stratum in _strata(scores, tasks)) and got[1] - got[0] > eps:
+        fail(name, "every task's runs are equal here, so every stratified resample is the same: the interval "
+                   "must have zero width", case, got=got,
+             hint="resample the runs of each task among themselves only (n_j draws from task j), never from the "
+                  "pooled runs.")
+    expected, tolerance = reference_ci(scores, tasks, case["reps"], case["seed"])
+    if np.any(np.abs(got - expected) > tolerance):
+        fail(name, "the interval differs from the reference's by more than bootstrap noise explains", case,
+             expected=expected, got=got,
+             hint=f"accepted: within {np.array2string(tolerance, precision=4)} of each endpoint. Per replicate, "
+                  "draw n_j runs with replacement within each task j, take the IQM of all drawn runs together; "
+                  "return np.percentile(replicates, [2.5, 97.5]).")
+
+
+def _ci_inputs(rng: np.random.Generator, n_tasks: int, levels: str, reps: int, seed: int) -> dict:
+    runs = rng.integers(1, 11, size=n_tasks)
+    offsets = (100 * np.arange(n_tasks) if levels == "apart" else np.zeros(n_tasks))
+    scores, tasks = [], []
+    for task, (n, offset) in enumerate(zip(runs, offsets, strict=True)):
+        if levels == "constant":
+            values = np.full(n, float(rng.integers(-3, 4) + 10 * task))
+        else:
+            values = offset + 10 * rng.standard_t(2, size=n)
+        scores.append(values)
+        tasks.append(np.full(n, task))
+    order = rng.permutation(int(runs.sum()))  # runs of different tasks interleaved, as in a tidy frame
+    return {"scores": np.concatenate(scores)[order], "tasks": np.concatenate(tasks)[order].astype(np.int64),
+            "reps": reps, "seed": seed}
+
+
+def check_stratified_bootstrap_ci(fn: Callable, hidden: bool = False) -> None:
+    """95% percentile interval of the IQM under a stratified bootstrap. Hidden: 20 sweeps (module docstring)."""
+    name = "stratified_bootstrap_ci"
+    with quiet():
+        if not hidden:
+            case = {"scores": np.array([10.0, 12.0, 55.0, 11.0, 14.0, 50.0, 13.0, 60.0, 58.0, 9.0]),
+                    "tasks": np.array([0, 0, 1, 0, 0, 1, 0, 1, 1, 0]), "reps": 2000, "seed": 0}
+            _ci_case(fn, case)
+            passed(name, "fixed sweep of two tasks")
+            return
+        strategy = st.builds(lambda seed, *args: _ci_inputs(np.random.default_rng(seed), *args),
+                             st.integers(0, 10_000), st.integers(1, 4),
+                             st.sampled_from(["apart", "close", "constant"]), st.sampled_from([1000, 2000]),
+                             st.integers(0, 2**31 - 1))
+        run_property(lambda case: _ci_case(fn, case), strategy, max_examples=20)
+        passed(name, "20 random sweeps")
+
+
+# Part 3: the public codes' decoder target and transition-loss scale ------------------------------------------
+
+def reference_decoder_target(obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """:func:`reference_impl.agents.sac_ae.quantized_target` with its uniform draw ``u ~ U[0, 1)`` (scaled by
+    1/32 there) replaced by ``32 * noise``."""
+    draw = torch.from_numpy(noise * BINS)
+    with mock.patch.object(sac_ae.torch, "rand_like", lambda like: draw.to(like.dtype)):
+        return sac_ae.quantized_target(torch.from_numpy(obs), torch.float64).numpy()
+
+
+def _decoder_case(fn: Callable, case: dict) -> None:
+    name = "public_decoder_target"
+    expected = reference_decoder_target(case["obs"], case["noise"])
+    got = as_array(name, call_student(name, fn, case), case, shape=expected.shape, what="the target")
+    if not np.allclose(got, expected, atol=1e-9):
+        fail(name, "the target differs from pytorch_sac_ae's preprocess_obs", case, expected=expected, got=got,
+             hint="5 bits: floor(obs / 8) / 32 (integer division BEFORE scaling), plus the noise, minus 0.5; "
+                  "work in floats so that nothing wraps around in uint8.")
+
+
+def _decoder_inputs(rng: np.random.Generator, b: int, c: int, h: int) -> dict:
+    return {"obs": rng.integers(0, 256, size=(b, c, h, h)).astype(np.uint8),
+            "noise": rng.random((b, c, h, h)) / BINS}
+
+
+def check_public_decoder_target(fn: Callable, hidden: bool = False) -> None:
+    """pytorch_sac_ae's decoder target with given noise. Hidden: 30 image batches of any pixel values."""
+    name = "public_decoder_target"
+    with quiet():
+        if not hidden:
+            case = {"obs": np.array([[[[0, 7, 8, 255], [100, 31, 32, 200]]]], dtype=np.uint8),
+                    "noise": np.array([[[[0.0, 0.01, 0.02, 0.03], [0.005, 0.015, 0.025, 0.0]]]])}
+            _decoder_case(fn, case)
+            passed(name, "fixed image of 2 x 4 pixels")
+            return
+        strategy = st.builds(lambda seed, b, c, h: _decoder_inputs(np.random.default_rng(seed), b, c, h),
+                             st.integers(0, 10_000), st.integers(1, 3), st.integers(1, 3), st.integers(1, 4))
+        run_property(lambda case: _decoder_case(fn, case), strategy, max_examples=30)
+        passed(name, "30 random image batches")
+
+
+def reference_transition_loss(predicted: np.ndarray, target: np.ndarray) -> float:
+    """mtrl's transition loss: the batch mean of :func:`transition_loss_per_sample` under ``mean_half``."""
+    per_sample = deepmdp.transition_loss_per_sample(torch.from_numpy(predicted), torch.from_numpy(target), None,
+                                                    "mse", "mean_half")
+    return float(per_sample.mean())
+
+
+def _transition_case(fn: Callable, case: dict) -> None:
+    name = "public_transition_loss"
+    expected = reference_transition_loss(case["predicted"], case["target"])
+    got = as_array(name, call_student(name, fn, case), case, shape=(), what="the loss")
+    if not np.isclose(got, expected, rtol=1e-9, atol=1e-12):
+        fail(name, "the loss differs from mtrl's transition loss", case, expected=expected, got=float(got),
+             hint="mean over the batch AND the latent dimensions of 0.5 * (predicted - target) ** 2: one number.")
+
+
+def check_public_transition_loss(fn: Callable, hidden: bool = False) -> None:
+    """mtrl's transition-loss scale, a scalar. Hidden: 30 batches, B 1-6, d 1-8."""
+    name = "public_transition_loss"
+    with quiet():
+        if not hidden:
+            _transition_case(fn, {"predicted": np.array([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0]]),
+                                  "target": np.array([[0.0, 2.0, 1.0], [0.5, 1.0, -1.0]])})
+            passed(name, "fixed batch of two")
+            return
+
+        def make(seed, b, d):
+            rng = np.random.default_rng(seed)
+            return {"predicted": 3 * rng.normal(size=(b, d)), "target": 3 * rng.normal(size=(b, d))}
+
+        strategy = st.builds(make, st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 8))
+        run_property(lambda case: _transition_case(fn, case), strategy, max_examples=30)
+        passed(name, "30 random batches")
+
+
+# Part 4: a bug hunt graded by mutation ------------------------------------------------------------------------
+#
+# The student writes `make_cases()` (a list of inputs for the soft target update, plain data) and
+# `check_case(case, output)` (raises when `output` cannot be the soft update of `case`). This process runs the
+# correct component and the hidden mutants on those cases and passes each output to `check_case`: a mutant is
+# killed when `check_case` raises on some case. Under `course-grade`, `check_case` runs in the sandbox and receives
+# plain data only: it cannot see which component produced the output, nor its source.
+
+BUG_HUNT = "bug_hunt"
+MAX_CASES = 50
+MAX_CASE_ENTRIES = 10_000
+
+
+def soft_update(online: dict, target: dict, tau: float) -> dict:
+    """The component under test (book eq. 5.7): each target parameter moves a fraction tau towards the online one."""
+    return {name: tau * online[name] + (1 - tau) * target[name] for name in target}
+
+
+def _soft_update_interpolated(online: dict, target: dict, tau: float) -> dict:
+    """Eq. 5.7 written as an interpolation (another rounding of the same function): a test must not demand bit
+    equality with one way of writing it."""
+    return {name: target[name] + tau * (online[name] - target[name]) for name in target}
+
+
+CORRECT = (soft_update, _soft_update_interpolated)
+
+
+def _mutant_hard_copy(online, target, tau):
+    return {name: online[name].copy() for name in target}
+
+
+def _mutant_no_update(online, target, tau):
+    return {name: target[name].copy() for name in target}
+
+
+def _mutant_direction_swapped(online, target, tau):
+    return {name: tau * target[name] + (1 - tau) * online[name] for name in target}
+
+
+def _mutant_target_not_decayed(online, target, tau):
+    return {name: target[name] + tau * online[name] for name in target}
+
+
+def _mutant_tau_ignored(online, target, tau):
+    return {name: 0.005 * online[name] + 0.995 * target[name] for name in target}
+
+
+def _mutant_only_first_parameter(online, target, tau):
+    first = next(iter(target))
+    return {name: (tau * online[name] + (1 - tau) * target[name]) if name == first else target[name].copy()
+            for name in target}
+
+
+def _mutant_last_entry_skipped(online, target, tau):
+    new = {}
+    for name in target:
+        flat = target[name].astype(float).ravel().copy()
+        flat[:-1] = tau * online[name].ravel()[:-1] + (1 - tau) * flat[:-1]
+        new[name] = flat.reshape(target[name].shape)
+    return new
+
+
+def _mutant_tau_clipped(online, target, tau):
+    tau = min(tau, 0.1)
+    return {name: tau * online[name] + (1 - tau) * target[name] for name in target}
+
+
+# The hidden mutants, two per graded cell, with what the grader tells a student whose tests let one survive.
+MUTANTS = {
+    "a": {"hard_copy": (_mutant_hard_copy, "copies the online parameters (a hard update)"),
+          "no_update": (_mutant_no_update, "returns the target parameters unchanged")},
+    "b": {"direction_swapped": (_mutant_direction_swapped, "moves the online network towards the target one"),
+          "target_not_decayed": (_mutant_target_not_decayed, "adds tau * online without decaying the target")},
+    "c": {"tau_ignored": (_mutant_tau_ignored, "uses a fixed tau = 0.005 whatever tau is given"),
+          "only_first_parameter": (_mutant_only_first_parameter, "updates only the first parameter")},
+    "d": {"last_entry_skipped": (_mutant_last_entry_skipped, "leaves the last entry of each parameter unchanged"),
+          "tau_clipped": (_mutant_tau_clipped, "clips tau to at most 0.1")},
+}
+
+
+def _parameters(case_index: int, case: dict, key: str) -> dict:
+    params = case.get(key)
+    if not isinstance(params, dict) or not params:
+        fail(BUG_HUNT, f"case {case_index}: `{key}` must be a non-empty dict of parameter arrays", {"case": case})
+    for name, value in params.items():
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.size == 0:
+            fail(BUG_HUNT, f"case {case_index}: `{key}[{name!r}]` must be a non-empty float numpy array",
+                 {"case": case})
+    return params
+
+
+def _valid_cases(make_cases: Callable) -> list[dict]:
+    """The student's cases, checked to be inputs the soft update accepts."""
+    cases = call_student(BUG_HUNT, make_cases, {})
+    try:  # what crosses the sandbox's boundary, in both paths (a numpy scalar becomes a float, as in the grader)
+        cases = protocol.decode(protocol.encode({"cases": cases}))["cases"]
+    except protocol.ProtocolError as error:
+        fail(BUG_HUNT, f"make_cases() must return plain data (dicts, lists, floats, numpy arrays): {error}", {})
+    if not isinstance(cases, list | tuple) or not cases:
+        fail(BUG_HUNT, "make_cases() must return a non-empty list of cases", {},
+             got=type(cases).__name__ if not isinstance(cases, list | tuple) else "an empty list")
+    if len(cases) > MAX_CASES:
+        fail(BUG_HUNT, f"make_cases() returned {len(cases)} cases; at most {MAX_CASES} are run", {})
+    for i, case in enumerate(cases):
+        if not isinstance(case, dict):
+            fail(BUG_HUNT, f"case {i} must be a dict with keys 'online', 'target', 'tau'", {},
+                 got=type(case).__name__)
+        online, target = _parameters(i, case, "online"), _parameters(i, case, "target")
+        if list(online) != list(target) or any(online[k].shape != target[k].shape for k in target):
+            fail(BUG_HUNT, f"case {i}: `online` and `target` must hold the same parameter names, in the same "
+                           "order, with the same shapes", {"case": case})
+        if sum(v.size for v in target.values()) > MAX_CASE_ENTRIES:
+            fail(BUG_HUNT, f"case {i} is too large (at most {MAX_CASE_ENTRIES} numbers per network)", {})
+        tau = case.get("tau")
+        if type(tau) not in (int, float) or not 0.0 <= tau <= 1.0:
+            fail(BUG_HUNT, f"case {i}: `tau` must be a number in [0, 1]", {"case": case})
+        case["tau"] = float(tau)
+    return list(cases)
+
+
+def _copy(case: dict) -> dict:
+    """A deep copy of a case (arrays copied), so that no call sees what another did."""
+    return {k: ({n: a.copy() for n, a in v.items()} if isinstance(v, dict) else
+                (v.copy() if isinstance(v, np.ndarray) else v)) for k, v in case.items()}
+
+
+def _run_check_case(check_case: Callable, case: dict, output: dict) -> str | None:
+    """None when ``check_case(case, output)`` returns; otherwise what it raised (a failed test)."""
+    inputs = {"case": _copy(case), "output": {k: np.array(v, dtype=float) for k, v in output.items()}}
+    try:
+        student_call.call(check_case, inputs)
+    except (BudgetExhausted, WorkerError) as error:  # no verdict from a dead process: report it as the failure
+        _core._student_raised(BUG_HUNT, error, {"case": case, "output": output})
+    except Exception as error:  # a test fails by raising, whatever it raises
+        kind = getattr(error, "type_name", type(error).__name__)
+        return f"{kind}: {getattr(error, 'message', str(error))}"[:500]
+    return None
+
+
+def _outputs(component: Callable, case: dict) -> dict:
+    case = _copy(case)
+    with np.errstate(all="ignore"):
+        return component(case["online"], case["target"], case["tau"])
+
+
+def _correct_passes(make_cases: Callable, check_case: Callable) -> list[dict]:
+    cases = _valid_cases(make_cases)
+    for component in CORRECT:
+        for i, case in enumerate(cases):
+            output = _outputs(component, case)
+            error = _run_check_case(check_case, case, output)
+            if error is not None:
+                fail(BUG_HUNT, f"check_case raised on case {i} with the output of the CORRECT soft update "
+                               f"({error}); a test that fails on correct code scores nothing",
+                     {"case": case, "output": output},
+                     hint="compare with tau * online + (1 - tau) * target up to rounding (np.allclose), not "
+                          "with ==, and assert only what every correct soft update satisfies.")
+    return cases
+
+
+def check_bug_hunt_correct(make_cases: Callable, check_case: Callable, hidden: bool = False) -> None:
+    """Your tests pass on the correct soft update, written in two ways (the hidden call checks the same)."""
+    with quiet():
+        cases = _correct_passes(make_cases, check_case)
+        passed(BUG_HUNT, f"{len(cases)} cases pass on the correct soft update (two ways of writing it)")
+
+
+def _check_mutants(group: str, make_cases: Callable, check_case: Callable, hidden: bool) -> None:
+    with quiet():
+        cases = _correct_passes(make_cases, check_case)
+        if not hidden:
+            passed(BUG_HUNT, f"{len(cases)} cases pass on the correct soft update; the grader runs them on "
+                             f"{len(MUTANTS[group])} hidden mutants")
+            return
+        for label, (mutant, what) in MUTANTS[group].items():
+            killed = False
+            for case in cases:
+                if _run_check_case(check_case, case, _outputs(mutant, case)) is not None:
+                    killed = True
+                    break
+            if not killed:
+                fail(BUG_HUNT, f"a mutant survived your tests: a soft update that {what} ({label}) passes every "
+                               "case", {},
+                     hint="add a case on which this bug changes the output, and assert what the correct output "
+                          "must be.")
+        passed(BUG_HUNT, f"both mutants of group {group} killed")
+
+
+def check_bug_hunt_mutants_a(make_cases: Callable, check_case: Callable, hidden: bool = False) -> None:
+    """Hidden: your tests pass on the correct soft update and kill the mutants of group a."""
+    _check_mutants("a", make_cases, check_case, hidden)
+
+
+def check_bug_hunt_mutants_b(make_cases: Callable, check_case: Callable, hidden: bool = False) -> None:
+    """Hidden: your tests pass on the correct soft update and kill the mutants of group b."""
+    _check_mutants("b", make_cases, check_case, hidden)
+
+
+def check_bug_hunt_mutants_c(make_cases: Callable, check_case: Callable, hidden: bool = False) -> None:
+    """Hidden: your tests pass on the correct soft update and kill the mutants of group c."""
+    _check_mutants("c", make_cases, check_case, hidden)
+
+
+def check_bug_hunt_mutants_d(make_cases: Callable, check_case: Callable, hidden: bool = False) -> None:
+    """Hidden: your tests pass on the correct soft update and kill the mutants of group d."""
+    _check_mutants("d", make_cases, check_case, hidden)
