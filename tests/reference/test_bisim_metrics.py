@@ -25,6 +25,7 @@ from reference_impl.bisim import (
     sampled_deterministic_metric,
     stopping_threshold,
 )
+from reference_impl.bisim.fixed_point import metric_gap
 from reference_impl.mdp import FiniteMDP, policy_evaluation, policy_iteration, random_mdp
 
 PROPERTY = settings(max_examples=30, deadline=None, derandomize=True, database=None)
@@ -335,3 +336,10 @@ def test_invalid_inputs_raise_clear_errors():
         sampled_deterministic_metric(deterministic, None, step_size=0.5)
     with pytest.raises(ValueError, match="successors"):
         deterministic_pi_bisimulation_metric_from_dynamics(np.array([0, 3]), np.zeros(2), 0.9)
+
+
+def test_metric_gap_is_the_distance_to_the_shortest_path_closure():
+    d = np.array([[0.0, 1.0, 5.0], [1.0, 0.0, 1.0], [5.0, 1.0, 0.0]])  # d(0, 2) = 5 > 1 + 1
+    assert metric_gap(d) == pytest.approx(3.0)
+    points = np.random.default_rng(0).normal(size=(6, 2))
+    assert metric_gap(np.linalg.norm(points[:, None] - points[None], axis=-1)) == 0.0
