@@ -27,8 +27,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder.checks import _core
-from autograder.checks._core import as_array, call_student, fail, passed, quiet
-from autograder.checks._property import run_property
+from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
 from autograder.sandbox import BudgetExhausted, WorkerError, protocol, student_call
 from reference_impl import analysis
 from reference_impl.agents import deepmdp, sac_ae
