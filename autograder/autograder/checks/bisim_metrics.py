@@ -27,11 +27,11 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
+from autograder.checks._inputs import REWARD_KINDS, random_rewards
 from reference_impl import bisim as ref
 from reference_impl.mdp import FiniteMDP, random_mdp
 
 ATOL = 1e-6
-REWARD_KINDS = ("uniform", "negative", "mixed", "zero", "integer")
 
 
 def _points_metric(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -40,15 +40,7 @@ def _points_metric(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _rewards(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> np.ndarray:
-    if kind == "uniform":
-        return np.round(rng.uniform(0.0, 1.0, shape), 2)
-    if kind == "negative":
-        return np.round(rng.uniform(-1.0, 0.0, shape), 2)
-    if kind == "mixed":
-        return np.round(rng.uniform(-2.0, 2.0, shape), 2)
-    if kind == "zero":
-        return np.zeros(shape)
-    return rng.integers(-1, 2, shape).astype(float)
+    return random_rewards(rng, kind, shape, decimals=2)
 
 
 def _cost(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:

@@ -21,12 +21,12 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
+from autograder.checks._inputs import REWARD_KINDS, random_rewards
 from reference_impl import mdp as ref
 
 ATOL = 1e-6
 HIDDEN_EXAMPLES = 40
 GAMMAS = (0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
-REWARD_KINDS = ("uniform", "negative", "mixed", "zero", "integer")
 
 
 def _visible_case() -> dict:
@@ -37,16 +37,8 @@ def _visible_case() -> dict:
     return {"P": P, "R": R, "gamma": 0.9}
 
 
-def _rewards(rng: np.random.Generator, kind: str, shape: tuple[int, int]) -> np.ndarray:
-    if kind == "uniform":
-        return np.round(rng.uniform(0.0, 1.0, shape), 3)
-    if kind == "negative":
-        return np.round(rng.uniform(-1.0, 0.0, shape), 3)
-    if kind == "mixed":
-        return np.round(rng.uniform(-2.0, 2.0, shape), 3)
-    if kind == "zero":
-        return np.zeros(shape)
-    return rng.integers(-1, 2, shape).astype(float)
+def _rewards(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> np.ndarray:
+    return random_rewards(rng, kind, shape, decimals=3)
 
 
 @st.composite
