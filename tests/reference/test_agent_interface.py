@@ -1,14 +1,12 @@
 """The agents' constructor interface: mtrl's signature, config single source, deferred init, checkpoint loading,
 loss reduction, action boxes and the multi-task configuration."""
 
-import copy
-import functools
 import inspect
 
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_module
+from reference_helpers import compose_config
 
 from reference_impl.agents import deepmdp, make_agent, sac, sac_ae
 from reference_impl.agents.multitask import SUPPORTED_KEYS, MultitaskConfig, per_task_mean
@@ -37,14 +35,6 @@ MTRL_DEEPMDP_SIGNATURE = [
 ]
 
 
-@functools.cache
-def _compose(overrides):
-    with initialize_config_module("reference_impl.conf", version_base="1.3"):
-        return compose("config", overrides=list(overrides))
-
-
-def compose_config(overrides):
-    return copy.deepcopy(_compose(tuple(overrides)))
 
 
 def tiny_agent(name="deepmdp", *extra, seed=0, action_range=(-1.0, 1.0)):

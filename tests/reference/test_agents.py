@@ -1,14 +1,13 @@
 """The pixel agents (sac → sac_ae → deepmdp): parameter ownership, targets, update order, gradient paths, learning."""
 
 import copy
-import functools
 import time
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_module
+from reference_helpers import compose_config
 
 from reference_impl.agents import deepmdp, make_agent, sac, sac_ae
 from reference_impl.deepmdp.losses import deterministic_transition_loss, reward_loss
@@ -28,14 +27,6 @@ TINY = [
 ]
 
 
-@functools.cache
-def _compose(overrides):
-    with initialize_config_module("reference_impl.conf", version_base="1.3"):
-        return compose("config", overrides=list(overrides))
-
-
-def compose_config(overrides):
-    return copy.deepcopy(_compose(tuple(overrides)))
 
 
 def tiny_agent(name, *extra, seed=0):

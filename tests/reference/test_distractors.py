@@ -8,6 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_helpers import episode_return
 
 import reference_impl.envs  # noqa: F401  (registers the ids)
 from reference_impl.envs.distractors import (
@@ -127,15 +128,6 @@ def test_sparse_variant_rewards_only_inside_the_target():
     with pytest.raises(ValueError, match="reward"):
         DistractingPointMassEnv(reward="dense")
 
-
-def episode_return(env, policy, seed):
-    env.reset(seed=seed)
-    total, done = 0.0, False
-    while not done:
-        _, reward, terminated, truncated, _ = env.step(policy(env))
-        total += reward
-        done = terminated or truncated
-    return total
 
 
 @pytest.mark.parametrize(("env_id", "random_return", "solved"), [

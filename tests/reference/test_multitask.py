@@ -1,27 +1,15 @@
 """The multi-goal pixel point mass and the multi-task DeepMDP agent (mtrl's task-embedding setting)."""
 
-import copy
-import functools
 
 import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_module
+from reference_helpers import compose_config
 
 from reference_impl.envs import MULTI_GOAL_POINT_MASS_ID, MultiGoalPointMassEnv
 from reference_impl.envs.multi_goal_point_mass import RANDOM_POLICY_RETURN
 from reference_impl.replay_buffer import ReplayBuffer
-
-
-@functools.cache
-def _compose(overrides):
-    with initialize_config_module("reference_impl.conf", version_base="1.3"):
-        return compose("config", overrides=list(overrides))
-
-
-def compose_config(overrides):
-    return copy.deepcopy(_compose(tuple(overrides)))
 
 
 # ---------------------------------------------------------------------------------------------------- environment

@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from reference_helpers import episode_return
 
 from reference_impl.envs.point_mass import (
     MAX_EPISODE_STEPS,
@@ -20,15 +21,6 @@ from reference_impl.wrappers import ActionRepeat, FrameStack
 
 register_point_mass()
 
-
-def episode_return(env, policy, seed):
-    env.reset(seed=seed)
-    total, done = 0.0, False
-    while not done:
-        _, reward, terminated, truncated, _ = env.step(policy(env))
-        total += reward
-        done = terminated or truncated
-    return total
 
 
 @pytest.mark.parametrize("random_goal", [False, True])

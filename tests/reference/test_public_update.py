@@ -10,13 +10,12 @@ the equality.
 """
 
 import copy
-import functools
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_module
+from reference_helpers import compose_config
 
 from reference_impl.agents import make_agent
 from reference_impl.agents.switches import CHOICES
@@ -27,11 +26,6 @@ TINY = ["size.image_size=16", "size.frame_stack=2", "size.num_filters=8", "size.
         "size.transition_hidden_dim=32", "size.batch_size=16"]
 PUBLIC = {name: choices[1] for name, choices in CHOICES.items()}
 
-
-@functools.cache
-def _compose(overrides):
-    with initialize_config_module("reference_impl.conf", version_base="1.3"):
-        return compose("config", overrides=list(overrides))
 
 
 @pytest.fixture
@@ -45,7 +39,7 @@ def float64():
 def build(agent_name, switches, *extra):
     torch.manual_seed(0)
     overrides = [f"agent={agent_name}", *TINY, *extra, *(f"agent.{k}={v}" for k, v in switches.items())]
-    cfg = copy.deepcopy(_compose(tuple(overrides)))
+    cfg = compose_config(overrides)
     return make_agent(cfg.agent, OBS_SHAPE, (2,), (-1.0, 1.0), "cpu"), cfg
 
 

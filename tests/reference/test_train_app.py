@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_module
+from reference_helpers import compose_config
 from scipy import stats
 
 from reference_impl import analysis
@@ -36,10 +36,6 @@ TINY = [
     "progress_bar=false",
 ]
 
-
-def compose_config(overrides):
-    with initialize_config_module("reference_impl.conf", version_base="1.3"):
-        return compose("config", overrides=list(overrides))
 
 
 @pytest.fixture
