@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 FINISHED_FILE = "finished.json"  # written by reference_impl.train.write_finished when a run completes
+COMMAND_FILE = "command.txt"  # the sweep command that launched the runs, as typed (the book prints it)
+RUN_LOGS = ["train.csv", "eval.csv", ".hydra/config.yaml", ".hydra/overrides.yaml"]  # what --export copies
 # The table's protocol: equal environment steps for every agent (action repeat 2, so 2 env steps per agent step).
-DEFAULTS = {"env": "point_mass_distractors", "agents": "sac,sac_ae,deepmdp", "seeds": "1,2,3,4,5", "steps": 20000,
+DEFAULTS = {"env": "point_mass_distractors", "agents": "sac,sac_ae,deepmdp", "seeds": "1,2,3,4,5", "steps": 10000,
             "eval_freq": 1000, "eval_episodes": 10, "checkpoint_freq": 1000, "init_steps": 1000, "parallel": 2}
 
 
@@ -79,6 +83,31 @@ def waves(runs: list[tuple[str, int]], parallel: int) -> list[list[tuple[str, in
     return groups
 
 
+def write_command(out: Path, script: str, typed: list[str]) -> None:
+    """Record the sweep command as typed in ``<out>/command.txt``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / COMMAND_FILE).write_text(shlex.join(["python", script, *typed]) + "\n")
+
+
+def export_logs(out: Path, dest: Path, dest_name: str) -> list[str]:
+    """Copy the finished runs' logs (:data:`RUN_LOGS`, ``finished.json`` with its ``output_dir`` made relative, and
+    ``command.txt`` with ``--out dest_name``) from ``out`` to the new folder ``dest``: what a repository keeps of a
+    sweep, without checkpoints or machine paths. Returns the exported run names."""
+    if dest.exists() and any(dest.iterdir()):
+        raise FileExistsError(f"{dest} is not empty; remove it first (git rm -r) so that no stale run stays.")
+    runs = sorted(folder.name for folder in out.iterdir() if read_finished(folder) is not None)
+    for name in runs:
+        for log in RUN_LOGS:
+            (dest / name / log).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out / name / log, dest / name / log)
+        finished = read_finished(out / name) | {"output_dir": name}
+        (dest / name / FINISHED_FILE).write_text(json.dumps(finished))
+    command = shlex.split((out / COMMAND_FILE).read_text())
+    command[command.index("--out") + 1] = dest_name
+    (dest / COMMAND_FILE).write_text(shlex.join(command) + "\n")
+    return runs
+
+
 def hydra_command(out: Path, group: list[tuple[str, int]], args: argparse.Namespace) -> list[str]:
     agents = ",".join(dict.fromkeys(a for a, _ in group))
     seeds = ",".join(dict.fromkeys(str(s) for _, s in group))
@@ -105,12 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=DEFAULTS["parallel"], help="runs at once (one per core)")
     parser.add_argument("--timeout-min", type=int, default=600, help="submitit's limit per job")
     parser.add_argument("--dry-run", action="store_true", help="print the Hydra commands and stop")
+    parser.add_argument("--export", type=Path, default=None, help="copy the finished runs' logs to this new folder")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run (after --)")
     args = parser.parse_args(argv)
     out = args.out.resolve()
+    if args.export is not None:
+        runs = export_logs(out, args.export.resolve(), str(args.export))
+        print(f"exported the logs of {len(runs)} finished run(s) to {args.export}: {', '.join(runs)}")
+        return 0
     agents, seeds = args.agents.split(","), [int(s) for s in args.seeds.split(",")]
     todo = missing_runs(out, agents, seeds, args.steps)
     print(f"{len(agents) * len(seeds) - len(todo)} finished run(s) skipped, {len(todo)} to run in {out}", flush=True)
+    if todo and not args.dry_run:
+        write_command(out, "benchmarks/distractor_sweep.py", sys.argv[1:] if argv is None else argv)
     for number, group in enumerate(waves(todo, args.parallel), start=1):
         command = hydra_command(out, group, args)
         print(f"wave {number}: {' '.join(f'{a}/seed{s}' for a, s in group)}", flush=True)

@@ -6,7 +6,8 @@ For every finished run ``<sweep>/<agent>_seed<seed>/`` it rebuilds the agent fro
 loads its last checkpoint, and probes the critic's encoder features ``φ(x)`` (the representation the critic and the
 auxiliary losses share) with :mod:`reference_impl.probe`; the same agent at initialisation (same seed, before any
 update) and the raw pixels are the controls. All encoders see the same observations: ``--episodes`` episodes of
-uniformly random actions in the sweep's environment. Writes one row per (agent, seed, encoder, target group) with the
+uniformly random actions in the sweep's environment, ``--steps-per-episode`` agent steps each (many short episodes
+spread the agent's positions over the arena). Writes one row per (agent, seed, encoder, target group) with the
 held-out R².
 """
 
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=Path, help="a sweep folder of benchmarks/distractor_sweep.py")
     parser.add_argument("--csv", type=Path, required=True, help="where to write the table")
-    parser.add_argument("--episodes", type=int, default=30, help="probe episodes (a third held out for testing)")
+    parser.add_argument("--episodes", type=int, default=100, help="probe episodes (a third held out for testing)")
+    parser.add_argument("--steps-per-episode", type=int, default=20, help="agent steps recorded per episode")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the probe episodes and their actions")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -54,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     start = time.perf_counter()
     env_cfg = OmegaConf.load(runs[0] / ".hydra" / "config.yaml").env
-    data = collect(env_cfg, args.episodes, args.seed)
-    print(f"{len(data.observations)} observations from {args.episodes} random-action episodes of {env_cfg.id}",
-          flush=True)
+    data = collect(env_cfg, args.episodes, args.seed, args.steps_per_episode)
+    print(f"{len(data.observations)} observations from {args.episodes} random-action episodes of {env_cfg.id} "
+          f"({args.steps_per_episode} agent steps each)", flush=True)
     rows = [{"agent": "pixels", "seed": 0, "encoder": "pixels", "step": 0, "target": name, "r2": r2}
             for name, r2 in probe_groups(pixel_features(data.observations), data).items()]
     for number, run in enumerate(runs, start=1):

@@ -37,10 +37,7 @@ with ``--out DIR``. No checkpoints, no submitit files, no ``hydra.yaml`` (it hol
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -48,7 +45,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from distractor_sweep import FINISHED_FILE, missing_runs, read_finished, waves  # noqa: E402
+from distractor_sweep import (  # noqa: E402
+    export_logs,
+    missing_runs,
+    waves,
+    write_command,
+)
 
 from reference_impl.agents.switches import CHOICES  # noqa: E402
 
@@ -56,7 +58,6 @@ from reference_impl.agents.switches import CHOICES  # noqa: E402
 SWITCHES = [name for name in CHOICES if name != "gaussian_decoder_input"]
 CONFIG_KEY = "sweep_config"  # the top-level config key naming a run's configuration
 GROUP = "switches"  # the config group of the configurations
-COMMAND_FILE = "command.txt"  # the sweep command that launched the runs, as typed (read by book chapter 7)
 # Budget: chapter 6's DeepMDP agent solves this task within ~2,000 environment steps; 1,500 agent steps (action
 # repeat 2: 3,000 environment steps) leave room to see a configuration learn more slowly. An evaluation costs little
 # next to the updates, so there are 16 of them, of 10 episodes each.
@@ -111,24 +112,6 @@ def predicted_run_seconds(args: argparse.Namespace) -> float:
             + evaluations * args.eval_episodes * SECONDS_PER_EVAL_EPISODE)
 
 
-RUN_LOGS = ["train.csv", "eval.csv", ".hydra/config.yaml", ".hydra/overrides.yaml"]
-
-
-def export_logs(out: Path, dest: Path, dest_name: str) -> list[str]:
-    """Copy the finished runs' logs from ``out`` to the new folder ``dest``; returns the exported run names."""
-    if dest.exists() and any(dest.iterdir()):
-        raise FileExistsError(f"{dest} is not empty; remove it first (git rm -r) so that no stale run stays.")
-    runs = sorted(folder.name for folder in out.iterdir() if read_finished(folder) is not None)
-    for name in runs:
-        for log in RUN_LOGS:
-            (dest / name / log).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(out / name / log, dest / name / log)
-        finished = read_finished(out / name) | {"output_dir": name}
-        (dest / name / FINISHED_FILE).write_text(json.dumps(finished))
-    command = shlex.split((out / COMMAND_FILE).read_text())
-    command[command.index("--out") + 1] = dest_name
-    (dest / COMMAND_FILE).write_text(shlex.join(command) + "\n")
-    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"predicted wall time: {predicted / 60:.1f} min ({len(groups)} wave(s) of at most {args.parallel} runs, "
           f"~{predicted_run_seconds(args):.0f} s each with a free core per run)", flush=True)
     if groups and not args.dry_run:
-        typed = sys.argv[1:] if argv is None else argv
-        (out / COMMAND_FILE).write_text(shlex.join(["python", "benchmarks/switch_sweep.py", *typed]) + "\n")
+        write_command(out, "benchmarks/switch_sweep.py", sys.argv[1:] if argv is None else argv)
     for number, group in enumerate(groups, start=1):
         command = hydra_command(out, search_path, group, args)
         print(f"wave {number}: {' '.join(f'{name}/seed{seed}' for name, seed in group)}", flush=True)

@@ -41,9 +41,11 @@ class ProbeData:
     episodes: np.ndarray  # int [N]
 
 
-def collect(env_cfg: DictConfig, num_episodes: int, seed: int) -> ProbeData:
+def collect(env_cfg: DictConfig, num_episodes: int, seed: int, steps_per_episode: int | None = None) -> ProbeData:
     """``num_episodes`` episodes of uniform random actions in the environment of ``env_cfg`` (with the training
-    wrappers), recording after every agent step the observation and the underlying state of its last frame."""
+    wrappers), each cut after ``steps_per_episode`` agent steps (``None``: the whole episode), recording after every
+    agent step the observation and the underlying state of its last frame. Many short episodes spread the positions
+    over the arena (each starts at a uniform random point), which a probe needs to generalise to held-out episodes."""
     env = make_env(env_cfg)
     base = env.unwrapped
     rng = np.random.default_rng(seed)
@@ -68,12 +70,11 @@ def collect(env_cfg: DictConfig, num_episodes: int, seed: int) -> ProbeData:
     for episode in range(num_episodes):
         obs, _ = env.reset(seed=episode_seed(seed, episode))
         record(obs, episode)
-        done = False
-        while not done:
+        for _ in range(steps_per_episode if steps_per_episode is not None else np.iinfo(np.int64).max):
             obs, _, terminated, truncated, _ = env.step(rng.uniform(low, high).astype(np.float32))
-            done = terminated or truncated
-            if not done:
-                record(obs, episode)
+            if terminated or truncated:
+                break
+            record(obs, episode)
     env.close()
     return ProbeData(np.stack(observations), {name: np.stack(rows) for name, rows in targets.items()},
                      np.asarray(episodes))

@@ -53,6 +53,8 @@ def test_collect_reads_the_state_behind_each_observation():
     cfg = compose_config(["env=point_mass_distractors"])
     data = collect(cfg.env, num_episodes=3, seed=7)
     n = len(data.observations)
+    assert n == 3 * 50  # the reset and 49 of the 50 agent steps (action repeat 2); the last one ends the episode
+    assert len(collect(cfg.env, num_episodes=3, seed=7, steps_per_episode=5).observations) == 3 * 6
     assert data.observations.shape == (n, 9, 32, 32) and data.observations.dtype == np.uint8
     assert set(data.targets) == {"position", "velocity", "background"}
     assert data.targets["position"].shape == (n, 2) and data.targets["background"].shape == (n, 3 * 8 * 8)

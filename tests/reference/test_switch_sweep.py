@@ -12,6 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import distractor_sweep  # noqa: E402
 import switch_sweep  # noqa: E402
 from distractor_sweep import missing_runs  # noqa: E402
 
@@ -77,7 +78,7 @@ def test_export_copies_only_the_finished_runs_logs_without_machine_paths(tmp_pat
     out = tmp_path / "raw"
     for name, finished in [("ours_seed1", True), ("public_seed1", False)]:
         (out / name / ".hydra").mkdir(parents=True)
-        for log in [*switch_sweep.RUN_LOGS, ".hydra/hydra.yaml", "train.log"]:
+        for log in [*distractor_sweep.RUN_LOGS, ".hydra/hydra.yaml", "train.log"]:
             (out / name / log).write_text(f"{name} {log}")
         (out / name / "checkpoints").mkdir()
         if finished:
@@ -86,7 +87,7 @@ def test_export_copies_only_the_finished_runs_logs_without_machine_paths(tmp_pat
     dest = tmp_path / "results"
     assert switch_sweep.main(["--out", str(out), "--export", str(dest)]) == 0
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == sorted(
-        ["command.txt", "ours_seed1/finished.json", *(f"ours_seed1/{log}" for log in switch_sweep.RUN_LOGS)])
+        ["command.txt", "ours_seed1/finished.json", *(f"ours_seed1/{log}" for log in distractor_sweep.RUN_LOGS)])
     assert (dest / "ours_seed1" / "eval.csv").read_text() == "ours_seed1 eval.csv"
     assert json.loads((dest / "ours_seed1" / "finished.json").read_text()) == {"step": 100, "output_dir": "ours_seed1"}
     typed = f"python benchmarks/switch_sweep.py --out {dest} --seeds 1 --steps 100\n"
@@ -101,7 +102,7 @@ def test_a_stopped_sweep_rerun_resumes_the_unfinished_run_and_skips_the_finished
     first = sweep(out, "--configs", "ours", "--seeds", "1")
     assert first.returncode == 0, first.stdout + first.stderr[-3000:]
     finished_before = (out / "ours_seed1" / "finished.json").stat().st_mtime_ns
-    typed = (out / switch_sweep.COMMAND_FILE).read_text()
+    typed = (out / distractor_sweep.COMMAND_FILE).read_text()
     assert typed.startswith(f"python benchmarks/switch_sweep.py --out {out} --configs ours --seeds 1 --steps 100")
 
     # Every run stops (as if killed) at its step-50 checkpoint: the finished run is not launched again.
