@@ -75,7 +75,7 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
     """Call the student's function on copies of the inputs; turn its exceptions into a clear failure."""
     if not callable(fn):
         raise CheckFailure(f"{function}: expected a function, got {type(fn).__name__}.")
-    args = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
+    args = {k: (v.copy() if isinstance(v, np.ndarray) or student_call.is_frame(v) else v) for k, v in inputs.items()}
     try:
         return student_call.call(fn, args)
     except CheckFailure:
