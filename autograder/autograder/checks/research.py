@@ -41,7 +41,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder.checks import _core
-from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
+from autograder.checks._core import as_array, call_student, fail, passed, plain_result, quiet, run_property
 from autograder.sandbox import BudgetExhausted, WorkerError, protocol, student_call
 from reference_impl import analysis
 from reference_impl.agents import deepmdp, sac_ae
@@ -222,10 +222,7 @@ def _read_table(name: str, got, case: dict, configs: list[str]) -> tuple[list[st
     """The row labels and the ``[n, 4]`` numbers (iqm, low, high, rank) of a returned table, or a clear failure."""
     layout = ("return a DataFrame indexed by configuration, e.g. frame.groupby('config') ... with the columns "
               "iqm, low, high, rank.")
-    try:  # what crosses the sandbox's boundary, in both paths
-        got = protocol.decode(protocol.encode({"value": got}))["value"]
-    except protocol.ProtocolError as error:
-        fail(name, f"the table cannot be read as plain data: {error}", case, hint=layout)
+    got = plain_result(name, got, case)  # what crosses the sandbox's boundary, in both paths
     if not student_call.is_frame(got):
         fail(name, f"the table must be a pandas DataFrame; got {type(got).__name__}", case, hint=layout)
     missing = [column for column in TABLE_COLUMNS if column not in list(got.columns)]

@@ -136,6 +136,13 @@ def _decode(tree: Any, arrays: dict[str, np.ndarray], tensors: bool) -> Any:
     return tree
 
 
+def unsupported(value: Any, error: ProtocolError) -> str:
+    """What a student's function is told when its result is not plain data: by the worker under the grader, and by
+    the checks in the notebook (so that both paths give the same verdict)."""
+    return (f"returned an object of type {type(value).__name__} that is not plain data ({error}); return numpy "
+            "arrays, numbers or a pandas DataFrame")
+
+
 def encode(message: dict[str, Any]) -> bytes:
     arrays: dict[str, np.ndarray] = {}
     header = json.dumps(_encode(message, arrays)).encode()
