@@ -253,7 +253,8 @@ def _table_case(fn: Callable, case: dict) -> None:
     if not np.allclose(got["iqm"], expected_iqm, rtol=1e-9, atol=1e-9):
         fail(name, "an IQM differs from the interquartile mean of that configuration's scores (all its tasks "
                    "pooled)", case, expected=pd.DataFrame({"iqm": expected_iqm}, index=got.index), got=got,
-             hint="per configuration, the IQM of ALL its runs together (as in Part 1), not a mean of per-task IQMs.")
+             hint="per configuration, sort ALL its runs together and cut n // 4 at each end (Part 1): not a mean "
+                  "of per-task IQMs, not a selection by percentiles.")
     rank, iqms = got["rank"].to_numpy(), got["iqm"].to_numpy()
     expected_rank = np.array([1 + np.sum(iqms > value) for value in iqms])
     if not np.array_equal(rank, expected_rank):
@@ -316,8 +317,9 @@ def _sweeps(draw) -> dict:
     return {"frame": frame, "reps": draw(st.sampled_from([1000, 2000])), "seed": draw(st.integers(0, 2**31 - 1))}
 
 
-# The visible sweep: two tasks far apart, unequal runs; sac_ae and deepmdp tie for the best IQM (20.0), and
-# deepmdp's scores tie at the lower quartile (selecting by percentiles keeps a fourth 10).
+# The visible sweep: two tasks far apart, unequal runs; sac_ae and deepmdp tie for the best IQM (20.0, rank 1 both,
+# sac 3), and deepmdp's scores tie at the lower quartile (selecting by percentiles keeps [10, 10, 10, 30], the IQM
+# averages [10, 10, 10, 30, 40]).
 VISIBLE_SWEEP = [
     ("sac", "plain", [20.0, 22.0, 21.0]), ("sac", "distractors", [2.0, 3.0]),
     ("sac_ae", "plain", [30.0, 31.0, 29.0, 30.0]), ("sac_ae", "distractors", [5.0, 4.0, 6.0]),
