@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from variants import compile_functions
@@ -64,7 +65,7 @@ def _worst(fn, cases) -> float:
     """The largest distance of ``fn``'s endpoints from the reference's, as a fraction of the check's tolerance."""
     worst = 0.0
     for case in cases:
-        expected, tolerance = ch7.reference_ci(case["scores"], case["tasks"], case["reps"], case["seed"])
+        expected, tolerance = ch7.reference_ci(case["scores"], case["tasks"], case["reps"])
         got = np.asarray(fn(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}))
         worst = max(worst, float(np.max(np.abs(got - expected) / tolerance)))
     return worst
@@ -204,3 +205,128 @@ def test_the_frame_reading_cheat_through_course_grades_grading(tmp_path):
     for group in "abcd":
         part = parts[f"test_bug_hunt_mutants_{group}"]
         assert part.status == FAILED and part.points == 0.0 and "a mutant survived" in part.message, part.message
+
+
+# Part 3: the score table ---------------------------------------------------------------------------------------
+
+def _table_variant(kind: str, label: str):
+    from variants.ch07_research_engineering import PARTS
+
+    (fn,) = compile_functions(PARTS["score_table"][kind][label], ("score_table",))
+    return fn
+
+
+def _sweep_examples(n: int = 8) -> list[dict]:
+    """Sweeps drawn like the hidden ones (several configurations, tasks far apart or close, unequal runs)."""
+    rng = np.random.default_rng(2026)
+    cases = []
+    for i in range(n):
+        rows = []
+        for config in ch7.CONFIG_NAMES[: 2 + i % 4]:
+            for t, task in enumerate(ch7.TASK_NAMES[: 1 + i % 3]):
+                scores = (200.0 * t if i % 2 else 0.0) + 10 * rng.standard_t(2, size=int(rng.integers(2, 11)))
+                rows += [(config, task, seed, float(s)) for seed, s in enumerate(scores, start=1)]
+        frame = pd.DataFrame([rows[j] for j in rng.permutation(len(rows))], columns=["config", "task", "seed", "score"])
+        cases.append({"frame": frame, "reps": 2000, "seed": int(rng.integers(0, 2**31 - 1))})
+    return cases
+
+
+def _worst_table(fn, cases) -> float:
+    """The largest distance of ``fn``'s interval endpoints from the reference's, as a fraction of the tolerance."""
+    worst = 0.0
+    for case in cases:
+        reference, tolerance = ch7.reference_score_table(case["frame"], case["reps"])
+        got = fn(case["frame"].copy(), case["reps"], case["seed"]).loc[reference.index]
+        distance = np.abs(got[["low", "high"]].to_numpy(float) - reference[["low", "high"]].to_numpy())
+        worst = max(worst, float(np.max(distance / tolerance)))
+    return worst
+
+
+def test_score_table_tolerance_separates_other_draws_from_planted_interval_bugs():
+    """Part 2's tolerance, applied per configuration: correct tables drawing other random numbers (another seed,
+    numpy's legacy generator) stay well inside it; the interval bugs are far outside it somewhere."""
+    cases = _sweep_examples()
+    vectorised = _table_variant("alternatives", "scipy_vectorised")
+    assert _worst_table(lambda frame, reps, seed: vectorised(frame, reps, seed + 1), cases) < 0.75
+    assert _worst_table(_table_variant("alternatives", "dict_loops_and_scipy"), cases) < 0.75
+    for label in ("bootstrap_pools_tasks", "interval_at_the_quartiles", "percentiles_of_the_scores"):
+        assert _worst_table(_table_variant("bugs", label), cases) > 10, label
+
+
+def test_reference_score_table_on_the_visible_sweep():
+    """Known answers: sac_ae and deepmdp tie at an IQM of 20 (rank 1 both), sac has 44/3 (rank 3)."""
+    table, tolerance = ch7.reference_score_table(ch7.visible_frame(), 2000)
+    assert list(table.columns) == ["iqm", "low", "high", "rank"] and table.index.name == "config"
+    assert table.index.tolist() == ["deepmdp", "sac_ae", "sac"]
+    np.testing.assert_allclose(table["iqm"], [20.0, 20.0, 44 / 3], rtol=1e-12)
+    assert table["rank"].tolist() == [1, 1, 3]
+    assert np.all(table["low"] <= table["iqm"]) and np.all(table["iqm"] <= table["high"])
+    assert tolerance.shape == (3, 2) and np.all(tolerance > 0)
+
+
+def test_a_tie_split_by_rounding_is_ranked_from_the_students_own_iqms():
+    """Two configurations with equal scores tie exactly in the reference. A table whose IQMs differ from each other
+    by rounding (1e-13) and ranks them 1 and 2 accordingly is accepted; the same IQMs ranked 1 and 1 are not."""
+    correct = _table_variant("alternatives", "scipy_vectorised")
+
+    def split_tie(frame, reps, seed, share=False):
+        table = correct(frame, reps, seed)
+        first = table.index[0]
+        tied = table.index[(table["iqm"] == table.loc[first, "iqm"]).to_numpy()]
+        if len(tied) > 1:
+            table.loc[tied[0], "iqm"] += 1e-13 * (1 + abs(table.loc[tied[0], "iqm"]))
+            table["rank"] = table["iqm"].rank(method="min", ascending=False)
+            if share:
+                table.loc[tied, "rank"] = 1
+        return table.sort_values("rank")
+
+    ch7.check_score_table(split_tie)  # the visible sweep has such a tie at the top
+    ch7.check_score_table(split_tie, hidden=True)
+    with pytest.raises(CheckFailure, match="strictly higher IQM"):
+        ch7.check_score_table(lambda frame, reps, seed: split_tie(frame, reps, seed, share=True))
+
+
+def test_score_table_failure_prints_a_frame_that_reproduces_the_input():
+    """The failing input is printed as ``pd.DataFrame({...})``, which rebuilds the frame exactly."""
+    with pytest.raises(CheckFailure) as failure:
+        ch7.check_score_table(_table_variant("bugs", "ranked_ascending"))
+    line = next(line for line in str(failure.value).splitlines() if line.strip().startswith("frame = "))
+    rebuilt = eval(line.split("=", 1)[1], {"pd": pd, "np": np})  # noqa: S307 - our own message
+    pd.testing.assert_frame_equal(rebuilt, ch7.visible_frame())
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("def score_table(frame, reps, seed):\n    return frame.groupby('config')['score'].agg(['mean'])\n",
+     "no column 'iqm'"),
+    ("def score_table(frame, reps, seed):\n    return frame.groupby(['config', 'task'])[['score']].mean()\n",
+     "several levels"),
+    ("def score_table(frame, reps, seed):\n    return {'iqm': 1.0}\n", "must be a pandas DataFrame"),
+    ("def score_table(frame, reps, seed):\n    frame['rank'] = 1\n    return frame\n", "changed its input frame"),
+])
+def test_score_table_layout_faults_are_named(source, message):
+    (fn,) = compile_functions("import pandas as pd\n" + source, ("score_table",))
+    with pytest.raises(CheckFailure, match=message):
+        ch7.check_score_table(fn)
+
+
+def test_bootstrap_reference_is_the_median_over_seeds_not_one_rare_seed():
+    """Regression: three runs of one task make the bootstrap distribution discrete; the 2.5% point is the lowest
+    score unless fewer than 50 of 2000 replicates draw it three times, which the seed below does (about 1 seed in
+    2000). Compared with that seed's interval, a correct solution drawing other numbers failed; compared with the
+    median over the calibration seeds, it passes."""
+    scores = np.array([-7.815132274563334, 6.99429413134054, -1.3118016954412886])
+    case = {"scores": scores, "tasks": np.zeros(3, dtype=np.int64), "reps": 2000, "seed": 1712537281}
+    _, rare_low, _ = analysis.interval_estimate([scores], reps=2000, seed=case["seed"])
+    assert rare_low > scores.min() + 1  # this seed's low endpoint is the rare one
+    expected, _ = ch7.reference_ci(case["scores"], case["tasks"], case["reps"])
+    assert expected[0] == pytest.approx(scores.min(), abs=1e-12)
+    from variants.ch07_research_engineering import PARTS
+
+    (vectorised,) = compile_functions(PARTS["stratified_bootstrap_ci"]["alternatives"]["vectorised_per_task"],
+                                      ("stratified_bootstrap_ci",))
+
+    def correct(scores, tasks, reps, seed):  # the reference's method, with another seed
+        return vectorised(scores, tasks, reps, seed + 1)
+
+    assert correct(**case)[0] == pytest.approx(scores.min(), abs=1e-12)
+    ch7._ci_case(correct, case)  # raised CheckFailure when the reference was this seed's interval

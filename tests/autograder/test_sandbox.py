@@ -6,6 +6,7 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from autograder.sandbox import (
     WorkerTimeout,
     bubblewrap,
     protocol,
+    student_call,
 )
 
 SANDBOXES = ["process"] + (["bubblewrap"] if bubblewrap() else [])
@@ -58,6 +60,70 @@ def test_protocol_refuses_anything_but_plain_data(value):
         protocol.encode({"v": value})
 
 
+FRAMES = {
+    "score table": pd.DataFrame({"iqm": [2.5, 1.0], "low": [1.0, np.nan], "rank": [1, 2], "best": [True, False]},
+                                index=pd.Index(["sac", "deepmdp"], name="config")),
+    "tidy frame": pd.DataFrame({"config": ["a", "b", "a"], "task": ["x", "x", "y"], "seed": [1, 1, 2],
+                                "score": [0.1, -2.0, 1e300]}),
+    "number labels": pd.DataFrame(np.arange(6, dtype=np.int32).reshape(2, 3), index=[10, 20]),
+    "mixed column": pd.DataFrame({"v": [1, "a", None, 2.5]}),
+    "no rows": pd.DataFrame({"iqm": np.zeros(0), "rank": np.zeros(0, dtype=np.int64)}),
+    "no columns": pd.DataFrame(index=pd.Index(["a", "b"], name="config")),
+}
+
+
+@pytest.mark.parametrize("label", sorted(FRAMES))
+def test_protocol_rebuilds_a_dataframe_from_its_parts(label):
+    """A frame crosses as labels, columns and row labels, and is rebuilt as a new frame of equal content."""
+    frame = FRAMES[label]
+    got = protocol.decode(protocol.encode({"v": [frame, {"inner": frame}]}))["v"]
+    for rebuilt in (got[0], got[1]["inner"]):
+        assert type(rebuilt) is pd.DataFrame and rebuilt is not frame
+        pd.testing.assert_frame_equal(rebuilt, frame, check_index_type=False, check_column_type=False)
+        assert rebuilt.index.name == frame.index.name
+
+
+class RiggedFrame(pd.DataFrame):
+    def equals(self, other):
+        return True
+
+
+@pytest.mark.parametrize("value", [
+    RiggedFrame({"a": [1.0]}),  # a subclass: its methods could lie about its parts
+    pd.DataFrame({"a": [1.0]}, index=pd.MultiIndex.from_tuples([("x", 1)])),
+    pd.DataFrame([[1.0]], columns=pd.MultiIndex.from_tuples([("iqm", "mean")])),
+    pd.DataFrame({"when": pd.to_datetime(["2026-01-01"])}),
+    pd.DataFrame({"o": [object()]}),
+])
+def test_protocol_refuses_frames_it_cannot_send_as_plain_parts(value):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.encode({"v": value})
+
+
+def test_a_frame_changed_in_place_is_reported():
+    frame = FRAMES["tidy frame"].copy()
+
+    def writes_a_score(frame):
+        frame.loc[0, "score"] = 99.0
+        return len(frame)
+
+    def adds_a_column(frame):
+        frame["rank"] = 1
+        return 0
+
+    def renames_the_rows(frame):
+        frame.index.name = "run"
+        return 0
+
+    def reads_only(frame):
+        return frame.groupby("config")["score"].mean().to_dict()
+
+    for fn in (writes_a_score, adds_a_column, renames_the_rows):
+        with pytest.raises(student_call.InputMutated, match="frame"):
+            student_call.call(fn, {"frame": frame.copy()})
+    assert student_call.call(reads_only, {"frame": frame}) == {"a": 0.5 * (0.1 + 1e300), "b": -2.0}
+
+
 @pytest.fixture(params=SANDBOXES)
 def worker(request, tmp_path):
     with Worker(tmp_path / "scratch", QUICK, sandbox=request.param) as w:
@@ -81,6 +147,18 @@ def test_unplain_return_values_are_refused(worker):
     worker.exec_cell("class Eq:\n    def __eq__(self, o):\n        return True\ndef f():\n    return Eq()")
     with pytest.raises(RemoteError, match="UnsupportedValue"):
         worker.call("f", (), {})
+
+
+def test_dataframes_cross_both_ways(worker):
+    """A frame goes in as its parts, is rebuilt in the worker, and the frame returned is rebuilt here."""
+    assert worker.exec_cell("import pandas as pd\ndef means(frame):\n"
+                            "    return frame.groupby('config')[['score']].mean()\n"
+                            "def write_in_place(frame):\n    frame.loc[0, 'score'] = 99.0")["ok"]
+    got = worker.call("means", (), {"frame": FRAMES["tidy frame"]})
+    expected = FRAMES["tidy frame"].groupby("config")[["score"]].mean()
+    pd.testing.assert_frame_equal(got, expected, check_index_type=False)
+    with pytest.raises(RemoteError, match="InputMutated"):
+        worker.call("write_in_place", (), {"frame": FRAMES["tidy frame"]})
 
 
 def test_reference_is_not_importable_and_checks_are_inert(worker):

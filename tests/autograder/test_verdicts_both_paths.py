@@ -37,6 +37,19 @@ def critic_target(reward, not_done, target_q1, target_q2, next_log_pi, alpha, di
         target_q2 -= alpha * next_log_pi
         return reward + discount * not_done * torch.min(target_q1, target_q2)
 '''}}},
+    # a score table that changes its input frame in place, and one whose result cannot cross as plain parts
+    "07_research_engineering": {"score_table": {"bugs": {"changes_its_input_frame": '''
+import pandas as pd
+
+def score_table(frame, reps, seed):
+    frame["rank"] = frame.groupby("config")["score"].transform("mean").rank(method="min", ascending=False)
+    return frame.groupby("config")[["rank"]].min().assign(iqm=0.0, low=0.0, high=0.0)
+''', "multi_level_columns": '''
+import pandas as pd
+
+def score_table(frame, reps, seed):
+    return frame.groupby("config").agg({"score": ["mean", "min", "max"]})
+'''}}},
     # correct code that logs to stderr on every call
     "01_mdps": {"greedy_policy": {"alternatives": {"logs_to_stderr": '''
 import logging, sys

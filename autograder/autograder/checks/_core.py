@@ -26,10 +26,10 @@ from hypothesis.errors import Flaky
 
 from autograder.checks._messages import failure_message, format_input, format_value, wrap
 from autograder.checks._quiet import quiet
-from autograder.sandbox import BudgetExhausted, WorkerError, WorkerTimeout, student_call
+from autograder.sandbox import BudgetExhausted, WorkerError, WorkerTimeout, protocol, student_call
 
 __all__ = ["CheckFailure", "as_array", "call_student", "call_with_grads", "fail", "failure_message", "format_input",
-           "format_value", "passed", "quiet", "run_property"]
+           "format_value", "passed", "plain_result", "quiet", "run_property"]
 
 # Bounded, reproducible property runs (each check states its own number of examples). When one student function
 # fails in several ways, only the failure with the smallest input is reported (never an ExceptionGroup).
@@ -75,7 +75,7 @@ def call_student(function: str, fn: Callable, inputs: dict[str, Any]) -> Any:
     """Call the student's function on copies of the inputs; turn its exceptions into a clear failure."""
     if not callable(fn):
         raise CheckFailure(f"{function}: expected a function, got {type(fn).__name__}.")
-    args = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
+    args = {k: (v.copy() if isinstance(v, np.ndarray) or student_call.is_frame(v) else v) for k, v in inputs.items()}
     try:
         return student_call.call(fn, args)
     except CheckFailure:
@@ -117,10 +117,24 @@ def _student_raised(function: str, error: Exception, inputs: dict[str, Any]) -> 
         fail(function, message, inputs,
              hint="work on a copy (x = x.copy() for an array, x = x.clone() for a tensor) or build a new value "
                   "instead of writing into an argument: the caller's data must stay unchanged.")
+    if kind == "UnsupportedValue":
+        fail(function, message, inputs, hint=PLAIN_DATA_HINT)
     if kind == "WrongReturnType":
         fail(function, message, inputs, hint="return only the loss, as one tensor (not a tuple or a number).")
     fail(function, f"raised {kind}: {message}", inputs,
          hint="run the call under `to reproduce` in the notebook to see the traceback.")
+
+
+PLAIN_DATA_HINT = "return what the exercise asks for: numbers, numpy arrays, or a DataFrame with one level of labels."
+
+
+def plain_result(function: str, value: Any, inputs: dict[str, Any]) -> Any:
+    """``value`` as it crosses the sandbox's boundary (:mod:`autograder.sandbox.protocol`), or the failure the
+    grader reports for a value that cannot: the same in the notebook as through the grader's proxy."""
+    try:
+        return protocol.decode(protocol.encode({"value": value}))["value"]
+    except protocol.ProtocolError as error:
+        fail(function, protocol.unsupported(value, error), inputs, hint=PLAIN_DATA_HINT)
 
 
 def call_with_grads(function: str, fn: Callable, inputs: dict[str, Any], wrt: list[str]):

@@ -30,6 +30,8 @@ def _as_numpy(value: Any) -> Any:
 def format_value(value: Any) -> str:
     """An expected or obtained value, with enough digits to see a difference at the checks' tolerances."""
     value = _as_numpy(value)
+    if student_call.is_frame(value):
+        return value.to_string(float_format=lambda x: f"{x:.10g}")
     if isinstance(value, np.ndarray):
         return np.array2string(value, precision=8, floatmode="maxprec", max_line_width=WIDTH - 14, threshold=200)
     if isinstance(value, float):
@@ -49,7 +51,7 @@ def _format_entry(value: Any) -> str:
 
 
 def _size(value: Any) -> int:
-    if isinstance(value, np.ndarray) or student_call.is_tensor(value):
+    if isinstance(value, np.ndarray) or student_call.is_tensor(value) or student_call.is_frame(value):
         return int(np.prod(tuple(value.shape)))
     if isinstance(value, dict):
         return sum(_size(v) for v in value.values())
@@ -69,6 +71,13 @@ def format_input(value: Any) -> str:
     if isinstance(value, np.ndarray):
         dtype = "" if value.dtype in (np.float64, np.int64, np.bool_) else f", dtype=np.{value.dtype}"
         return f"np.array({_literal(value)}{dtype})"
+    if student_call.is_frame(value):  # pd.DataFrame({column: [values]}), plus the row labels unless 0, 1, ...
+        columns = ", ".join(f"{label!r}: {format_input(value.iloc[:, i].tolist())}"
+                            for i, label in enumerate(value.columns))
+        index = value.index
+        plain = index.name is None and index.tolist() == list(range(len(index)))
+        rows = "" if plain else f", index=pd.Index({format_input(index.tolist())}, name={index.name!r})"
+        return f"pd.DataFrame({{{columns}}}{rows})"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {format_input(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
@@ -86,6 +95,8 @@ def _literal(array: np.ndarray) -> str:
 
 
 def _describe(value: Any) -> str:
+    if student_call.is_frame(value):
+        return f"<DataFrame of {len(value)} rows, columns {list(value.columns)}>"
     array = _as_numpy(value)
     if isinstance(array, np.ndarray):
         kind = "tensor" if student_call.is_tensor(value) else "array"

@@ -1,15 +1,27 @@
 """Checks for chapter 7 (research engineering). Each ``check_*`` is one call in a notebook test cell.
 
-Student functions take and return plain numpy data. Parts and what the hidden checks draw (derandomized):
+Student functions take and return plain numpy data, or a pandas DataFrame (Part 3). Parts and what the hidden checks
+draw (derandomized):
 
 * ``iqm(scores)``: 1-D arrays of 1-40 scores, of either sign, with ties (whole numbers in -5..5) or without
   (floats in [-1000, 1000]); compared with :func:`reference_impl.analysis.iqm` (⌊n/4⌋ cut at each end).
 * ``stratified_bootstrap_ci(scores, tasks, reps, seed)``: 1-4 tasks of 1-10 runs each, task levels far apart or
   close, heavy-tailed scores; ``reps`` in {1000, 2000}; any seed. Exact properties (low <= high, the interval
   within [min, max] of the scores, a zero-width interval when every task's runs are equal) and the reference's
-  interval (:func:`reference_impl.analysis.interval_estimate`) within :data:`CI_NOISE_FACTOR` times the
-  standard deviation of each endpoint over :data:`CI_CALIBRATION_SEEDS` seeds of the reference (plus
-  :data:`CI_FLOOR` of the score range): a student may draw the resamples with any generator.
+  interval (:func:`reference_impl.analysis.interval_estimate`; each endpoint the median over
+  :data:`CI_CALIBRATION_SEEDS` seeds) within :data:`CI_NOISE_FACTOR` standard deviations of that endpoint over
+  those seeds (plus :data:`CI_FLOOR` of the score range): a student may draw the resamples with any generator
+  and seed (:func:`ci_calibration`).
+* ``score_table(frame, reps, seed)``: tidy frames of final scores (columns ``config, task, seed, score``, one row
+  per run, rows in any order) of 1-5 configurations on 1-3 tasks, 1-10 runs (seeds 1, 2, ...) per configuration
+  and task, the same count everywhere or not; scores whole numbers in -5..5 (ties), floats in [-50, 50], or
+  constant per configuration and task; task levels equal or 200 apart; 0 to all but one configurations copy
+  the first one's runs (exact ties); ``reps`` in {1000, 2000}, any seed. The table must be indexed by configuration
+  with the columns ``iqm, low, high, rank``, rows sorted by rank. Compared with
+  :func:`reference_score_table` (:func:`reference_impl.analysis.score_table`): each IQM to 1e-9; each rank
+  exactly 1 + the number of configurations whose (returned) IQM is strictly higher — with the IQMs exact, this
+  is the reference's ranking wherever IQMs are not tied within 1e-9, and a tie computed as a tie shares its
+  rank; each interval with Part 2's exact properties and within Part 2's tolerance of the reference's.
 * ``public_decoder_target(obs, noise)``: ``uint8`` images [B, C, H, W] (B 1-3, C 1-3, H = W 1-4) of any pixel
   value, noise in [0, 1/32); compared with pytorch_sac_ae's ``preprocess_obs``
   (:func:`reference_impl.agents.sac_ae.quantized_target`, with its uniform draw replaced by ``noise``).
@@ -19,26 +31,29 @@ Student functions take and return plain numpy data. Parts and what the hidden ch
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from unittest import mock
 
 import numpy as np
+import pandas as pd
 import torch
 from hypothesis import strategies as st
 
 from autograder.checks import _core
-from autograder.checks._core import as_array, call_student, fail, passed, quiet, run_property
+from autograder.checks._core import as_array, call_student, fail, passed, plain_result, quiet, run_property
 from autograder.sandbox import BudgetExhausted, WorkerError, protocol, student_call
 from reference_impl import analysis
 from reference_impl.agents import deepmdp, sac_ae
 
-# Part 2's tolerance: the endpoints of a percentile interval from `reps` bootstrap replicates vary with the random
-# draws. The check runs the reference with CI_CALIBRATION_SEEDS seeds and accepts an endpoint within
-# CI_NOISE_FACTOR standard deviations of the reference's (seed `seed`), plus CI_FLOOR of the score range (an
-# endpoint that moves between a few discrete values may show no spread over the calibration seeds). Measured on 40
-# random sweeps drawn like the hidden ones (reps = 2000): correct solutions drawing other random numbers than the
-# reference (another seed, numpy's legacy generator) stay within 0.6 of this tolerance (median 0.11); each planted
-# bug of the catalogue exceeds it 27 to 200 times on some sweep (tests/autograder/test_checks_ch07.py).
+# Parts 2 and 3's tolerance: the endpoints of a percentile interval from `reps` bootstrap replicates vary with the
+# random draws. The check runs the reference with CI_CALIBRATION_SEEDS seeds and accepts an endpoint within
+# CI_NOISE_FACTOR standard deviations of the median of the reference's endpoints, plus CI_FLOOR of the score range
+# (an endpoint that moves between a few discrete values may show no spread over the calibration seeds); see
+# ci_calibration. Measured on 40 random sweeps drawn like the hidden ones (reps = 2000): correct solutions drawing
+# other random numbers than the reference (another seed, numpy's legacy generator) stay within 0.53 of this
+# tolerance in Part 2 (median 0.11) and 0.46 in Part 3 (median 0.13); each planted interval bug exceeds it 27 to
+# 200 times on some sweep (tests/autograder/test_checks_ch07.py).
 CI_NOISE_FACTOR = 6.0
 CI_CALIBRATION_SEEDS = 60
 CI_FLOOR = 0.005
@@ -81,16 +96,38 @@ def _strata(scores: np.ndarray, tasks: np.ndarray) -> list[np.ndarray]:
     return [scores[tasks == task] for task in np.unique(tasks)]
 
 
-def reference_ci(scores: np.ndarray, tasks: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The reference's 95% interval ``[low, high]`` for this seed and its tolerance per endpoint (see
-    :data:`CI_NOISE_FACTOR`)."""
-    strata = _strata(scores, tasks)
-    _, low, high = analysis.interval_estimate(strata, reps=reps, seed=seed)
-    others = np.array([analysis.interval_estimate(strata, reps=reps, seed=10_000 + s)[1:]
-                       for s in range(CI_CALIBRATION_SEEDS)])
+def ci_calibration(strata: list[np.ndarray], reps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's 95% interval ``[low, high]`` and the accepted distance per endpoint.
+
+    Each endpoint is the median of the reference's endpoint over :data:`CI_CALIBRATION_SEEDS` seeds, and the
+    accepted distance :data:`CI_NOISE_FACTOR` standard deviations of it over those seeds, plus :data:`CI_FLOOR`
+    of the score range (and rounding). The median, not one seed's interval: with few runs the bootstrap
+    distribution is discrete, and an endpoint can jump to a value that only a few seeds in a thousand give (three
+    runs of one task: the 2.5% point is the lowest score unless fewer than 50 of 2000 replicates draw it three
+    times); compared with one seed's interval, a correct solution drawing other random numbers failed when that
+    seed was one of the few.
+    """
+    key = (reps, tuple(tuple(np.asarray(stratum, float).tolist()) for stratum in strata))
+    center, tolerance = _ci_calibration(key)
+    return np.array(center), np.array(tolerance)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ci_calibration(key: tuple) -> tuple[tuple[float, float], tuple[float, float]]:
+    """:func:`ci_calibration`, remembered: a property run (shrinking above all) meets the same strata again."""
+    reps, strata = key[0], [np.array(stratum) for stratum in key[1]]
+    scores = np.concatenate(strata)
+    endpoints = np.array([analysis.interval_estimate(strata, reps=reps, seed=10_000 + s)[1:]
+                          for s in range(CI_CALIBRATION_SEEDS)])
     spread = float(scores.max() - scores.min())
-    tolerance = CI_NOISE_FACTOR * others.std(axis=0) + CI_FLOOR * spread + 1e-9 * (1 + np.abs(scores).max())
-    return np.array([low, high]), tolerance
+    tolerance = CI_NOISE_FACTOR * endpoints.std(axis=0) + CI_FLOOR * spread + 1e-9 * (1 + np.abs(scores).max())
+    return tuple(np.median(endpoints, axis=0)), tuple(tolerance)
+
+
+def reference_ci(scores: np.ndarray, tasks: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's 95% interval ``[low, high]`` of these runs and its tolerance per endpoint
+    (:func:`ci_calibration`)."""
+    return ci_calibration(_strata(scores, tasks), reps)
 
 
 def _ci_case(fn: Callable, case: dict) -> None:
@@ -109,7 +146,7 @@ def _ci_case(fn: Callable, case: dict) -> None:
                    "must have zero width", case, got=got,
              hint="resample the runs of each task among themselves only (n_j draws from task j), never from the "
                   "pooled runs.")
-    expected, tolerance = reference_ci(scores, tasks, case["reps"], case["seed"])
+    expected, tolerance = reference_ci(scores, tasks, case["reps"])
     if np.any(np.abs(got - expected) > tolerance):
         fail(name, "the interval differs from the reference's by more than bootstrap noise explains", case,
              expected=expected, got=got,
@@ -152,7 +189,166 @@ def check_stratified_bootstrap_ci(fn: Callable, hidden: bool = False) -> None:
         passed(name, "20 random sweeps")
 
 
-# Part 3: the public codes' decoder target and transition-loss scale ------------------------------------------
+# Part 3: a score table from a sweep's tidy frame -------------------------------------------------------------
+
+TABLE_COLUMNS = ("iqm", "low", "high", "rank")
+CONFIG_NAMES = ("sac", "sac_ae", "deepmdp", "dbc", "curl")
+TASK_NAMES = ("point_mass", "distractors", "two_goals")
+
+
+def _config_strata(frame: pd.DataFrame, config: str) -> list[np.ndarray]:
+    """One configuration's scores per task, each in seed order (the reference's canonical order)."""
+    runs = frame[frame["config"] == config].sort_values(["task", "seed"])
+    return [task["score"].to_numpy(float) for _, task in runs.groupby("task", sort=True)]
+
+
+def reference_score_table(frame: pd.DataFrame, reps: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The reference's table of a tidy frame and the tolerance of each row's ``[low, high]``.
+
+    Indexed by ``config``, sorted by rank (then by name): ``iqm`` from :func:`reference_impl.analysis.score_table`
+    (``by = config``, the ``task`` column as strata), ``rank`` = 1 + the number of configurations with a strictly
+    higher IQM, and ``low, high`` with their tolerance from :func:`ci_calibration` (Part 2's), per configuration.
+    """
+    finals = frame.assign(run=frame["seed"].astype(str), env_step=0)
+    table = analysis.score_table(finals, by=("config",), task="task", reps=reps).set_index("config")
+    table["rank"] = table["iqm"].rank(method="min", ascending=False).astype(np.int64)
+    table = table.reset_index().sort_values(["rank", "config"]).set_index("config")
+    calibration = [ci_calibration(_config_strata(frame, config), reps) for config in table.index]
+    table[["low", "high"]] = np.array([center for center, _ in calibration])
+    return table[list(TABLE_COLUMNS)], np.array([tolerance for _, tolerance in calibration])
+
+
+def _read_table(name: str, got, case: dict, configs: list[str]) -> tuple[list[str], np.ndarray]:
+    """The row labels and the ``[n, 4]`` numbers (iqm, low, high, rank) of a returned table, or a clear failure."""
+    layout = ("return a DataFrame indexed by configuration, e.g. frame.groupby('config') ... with the columns "
+              "iqm, low, high, rank.")
+    got = plain_result(name, got, case)  # what crosses the sandbox's boundary, in both paths
+    if not student_call.is_frame(got):
+        fail(name, f"the table must be a pandas DataFrame; got {type(got).__name__}", case, hint=layout)
+    missing = [column for column in TABLE_COLUMNS if column not in list(got.columns)]
+    if missing:
+        fail(name, f"the table has no column {', '.join(map(repr, missing))}", case, got=got, hint=layout)
+    labels = got.index.tolist()
+    if sorted(labels, key=repr) != sorted(configs, key=repr):
+        fail(name, "the rows must be the configurations, each once, as the index (row labels)", case,
+             expected=configs, got=labels, hint=layout + " A table with a 'config' column needs .set_index('config').")
+    try:
+        values = np.column_stack([got[column].to_numpy(dtype=float) for column in TABLE_COLUMNS])
+    except (TypeError, ValueError):
+        fail(name, "the columns iqm, low, high, rank must hold numbers", case, got=got)
+    if not np.all(np.isfinite(values)):
+        fail(name, "the table holds a value that is not a finite number", case, got=got)
+    return labels, values
+
+
+def _table_case(fn: Callable, case: dict) -> None:
+    name = "score_table"
+    frame = case["frame"]
+    configs = sorted(frame["config"].unique().tolist())
+    labels, values = _read_table(name, call_student(name, fn, case), case, configs)
+    got = pd.DataFrame(values, index=pd.Index(labels, name="config"), columns=list(TABLE_COLUMNS))
+    strata = {config: _config_strata(frame, config) for config in labels}
+    pooled = {config: np.concatenate(strata[config]) for config in labels}
+    expected_iqm = np.array([analysis.iqm(pooled[config]) for config in labels])
+    if not np.allclose(got["iqm"], expected_iqm, rtol=1e-9, atol=1e-9):
+        fail(name, "an IQM differs from the interquartile mean of that configuration's scores (all its tasks "
+                   "pooled)", case, expected=pd.DataFrame({"iqm": expected_iqm}, index=got.index), got=got,
+             hint="per configuration, sort ALL its runs together and cut n // 4 at each end (Part 1): not a mean "
+                  "of per-task IQMs, not a selection by percentiles.")
+    rank, iqms = got["rank"].to_numpy(), got["iqm"].to_numpy()
+    expected_rank = np.array([1 + np.sum(iqms > value) for value in iqms])
+    if not np.array_equal(rank, expected_rank):
+        fail(name, "rank must be 1 + the number of configurations with a strictly higher IQM (1 = best; equal "
+                   "IQMs share the smaller rank)", case,
+             expected=pd.DataFrame({"iqm": iqms, "rank": expected_rank}, index=got.index), got=got,
+             hint="table['iqm'].rank(method='min', ascending=False): highest IQM first, ties get the same, "
+                  "smallest rank (1, 1, 3), neither consecutive ranks (1, 2, 3) nor dense ones (1, 1, 2).")
+    if np.any(np.diff(rank) < 0):
+        fail(name, "the rows must be sorted by rank, best first", case, got=got, hint="table.sort_values('rank')")
+    eps = 1e-9 * (1 + np.abs(frame["score"].to_numpy()).max())
+    for config, low, high in zip(labels, got["low"], got["high"], strict=True):
+        scores = pooled[config]
+        if low > high or low < scores.min() - eps or high > scores.max() + eps:
+            fail(name, f"the interval of {config!r} must have low <= high and lie within [min, max] of its "
+                       "scores", case, expected=np.array([scores.min(), scores.max()]), got=np.array([low, high]),
+                 hint="np.percentile(replicates, [2.5, 97.5]) takes percents, not fractions.")
+        if all(np.ptp(stratum) == 0 for stratum in strata[config]) and high - low > eps:
+            fail(name, f"every task's runs of {config!r} are equal, so every stratified resample is the same: "
+                       "its interval must have zero width", case, got=got,
+                 hint="resample each configuration's runs within each task (Part 2), never across tasks.")
+    reference, tolerance = reference_score_table(frame, case["reps"])
+    position = [reference.index.get_loc(config) for config in labels]  # in the order of the student's rows
+    reference, tolerance = reference.iloc[position], tolerance[position]
+    distance = np.abs(got[["low", "high"]].to_numpy() - reference[["low", "high"]].to_numpy())
+    if np.any(distance > tolerance):
+        fail(name, "an interval differs from the reference's by more than bootstrap noise explains", case,
+             expected=reference, got=got,
+             hint=f"accepted: within {np.array2string(tolerance, precision=4)} of each endpoint (rows as in "
+                  "yours). Per configuration: Part 2's stratified bootstrap over its runs, the tasks as strata, "
+                  "with the given reps and seed.")
+
+
+@st.composite
+def _sweeps(draw) -> dict:
+    """A tidy frame of final scores (module docstring), with its ``reps`` and ``seed``."""
+    n_configs, n_tasks = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    configs = draw(st.permutations(CONFIG_NAMES))[:n_configs]
+    values = draw(st.sampled_from(["whole numbers", "floats", "constant per task"]))
+    offsets = draw(st.sampled_from([0.0, 200.0])) * np.arange(n_tasks)  # task levels close or far apart
+    balanced = draw(st.booleans())
+    runs = draw(st.integers(1, 10))
+    rows = []
+    for config in configs:
+        for task, offset in zip(TASK_NAMES[:n_tasks], offsets, strict=True):
+            n = runs if balanced else draw(st.integers(1, 10))
+            if values == "whole numbers":
+                scores = draw(st.lists(st.integers(-5, 5), min_size=n, max_size=n))
+            elif values == "floats":
+                scores = draw(st.lists(st.floats(-50, 50, allow_subnormal=False), min_size=n, max_size=n))
+            else:
+                scores = [draw(st.integers(-3, 3))] * n
+            rows += [(config, task, seed, float(score) + offset)
+                     for seed, score in enumerate(scores, start=1)]
+    copies = draw(st.integers(0, n_configs - 1))  # the last `copies` configurations copy the first: exact ties
+    for copy in configs[n_configs - copies:]:
+        rows = [row for row in rows if row[0] != copy] + [(copy, *row[1:]) for row in rows if row[0] == configs[0]]
+    order = draw(st.permutations(range(len(rows))))  # rows in any order, as in a log
+    frame = pd.DataFrame([rows[i] for i in order], columns=["config", "task", "seed", "score"])
+    return {"frame": frame, "reps": draw(st.sampled_from([1000, 2000])), "seed": draw(st.integers(0, 2**31 - 1))}
+
+
+# The visible sweep: two tasks far apart, unequal runs; sac_ae and deepmdp tie for the best IQM (20.0, rank 1 both,
+# sac 3), and deepmdp's scores tie at the lower quartile (selecting by percentiles keeps [10, 10, 10, 30], the IQM
+# averages [10, 10, 10, 30, 40]).
+VISIBLE_SWEEP = [
+    ("sac", "plain", [20.0, 22.0, 21.0]), ("sac", "distractors", [2.0, 3.0]),
+    ("sac_ae", "plain", [30.0, 31.0, 29.0, 30.0]), ("sac_ae", "distractors", [5.0, 4.0, 6.0]),
+    ("deepmdp", "plain", [30.0, 40.0, 45.0]), ("deepmdp", "distractors", [10.0, 10.0, 10.0, 1.0]),
+]
+
+
+def visible_frame() -> pd.DataFrame:
+    """The visible case's tidy frame, rows interleaved as in a log."""
+    rows = [(config, task, seed, score) for config, task, scores in VISIBLE_SWEEP
+            for seed, score in enumerate(scores, start=1)]
+    order = np.random.default_rng(7).permutation(len(rows))
+    return pd.DataFrame([rows[i] for i in order], columns=["config", "task", "seed", "score"])
+
+
+def check_score_table(fn: Callable, hidden: bool = False) -> None:
+    """Per configuration: IQM, stratified bootstrap 95% interval and rank. Hidden: 15 tidy frames (module
+    docstring)."""
+    name = "score_table"
+    with quiet():
+        if not hidden:
+            _table_case(fn, {"frame": visible_frame(), "reps": 2000, "seed": 0})
+            passed(name, "fixed sweep of three configurations on two tasks")
+            return
+        run_property(lambda case: _table_case(fn, case), _sweeps(), max_examples=15)
+        passed(name, "15 random sweeps")
+
+
+# Part 4: the public codes' decoder target and transition-loss scale ----------------------------------------
 
 def reference_decoder_target(obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """:func:`reference_impl.agents.sac_ae.quantized_target` with its uniform draw ``u ~ U[0, 1)`` (scaled by
@@ -228,7 +424,7 @@ def check_public_transition_loss(fn: Callable, hidden: bool = False) -> None:
         passed(name, "30 random batches")
 
 
-# Part 4: a bug hunt graded by mutation ------------------------------------------------------------------------
+# Part 5: a bug hunt graded by mutation ------------------------------------------------------------------------
 #
 # The student writes `make_cases()` (a list of inputs for the soft target update, plain data) and
 # `check_case(case, output)` (raises when `output` cannot be the soft update of `case`). This process runs the

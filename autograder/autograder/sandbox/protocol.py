@@ -1,11 +1,15 @@
 """Plain-data messages between the trusted grader and the sandboxed worker.
 
 Only data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, lists, tuples, string-keyed dicts, and numeric
-or boolean numpy arrays (torch tensors travel as arrays and are rebuilt as tensors on request). Nothing is ever
-unpickled, so an object with a rigged ``__eq__`` or ``__array__`` cannot reach the trusted side. A message is
-an 8-byte length, then a JSON header, then an ``.npz`` blob holding the arrays.
+or boolean numpy arrays (torch tensors travel as arrays and are rebuilt as tensors on request). A pandas
+``DataFrame`` (exactly that type, one level of row and column labels) travels as its parts: column labels, one
+numeric array or list of plain values per column, the row labels and their name; the other side builds a new
+frame from them (a numeric column keeps its dtype, any other gets the one pandas infers from its values).
+Nothing is ever unpickled, so an object with a rigged ``__eq__`` or ``__array__`` cannot reach the trusted side.
+A message is an 8-byte length, then a JSON header, then an ``.npz`` blob holding the arrays.
 
-This module is also copied into the sandbox, so it imports only the standard library and numpy.
+This module is also copied into the sandbox, so it imports only the standard library and numpy; pandas is
+imported only when a value is already a frame, or a message holds one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,52 @@ class ProtocolError(ValueError):
 
 def _is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach") and hasattr(value, "numpy")
+
+
+def _is_frame(value: Any) -> bool:
+    """Exactly ``pandas.DataFrame`` (a subclass could override what its parts return)."""
+    if not (type(value).__module__.startswith("pandas") and type(value).__name__ == "DataFrame"):
+        return False
+    import pandas
+
+    return type(value) is pandas.DataFrame
+
+
+def _encode_labels(labels: Any, arrays: dict[str, np.ndarray], depth: int, what: str) -> Any:
+    """One column, or one axis of labels: a numeric array as it is, any other values one by one as plain data."""
+    if getattr(labels, "nlevels", 1) != 1:
+        raise ProtocolError(f"a DataFrame whose {what} have several levels cannot be sent; use reset_index() or "
+                            "plain column names")
+    values = labels.to_numpy()
+    if values.dtype.kind in ARRAY_KINDS:
+        return _encode(np.ascontiguousarray(values), arrays, depth + 1)
+    if values.dtype.kind not in "OU":
+        raise ProtocolError(f"a DataFrame's {what} of dtype {values.dtype} cannot be sent; use numbers or strings")
+    return [_encode(item, arrays, depth + 1) for item in values.tolist()]
+
+
+def _encode_frame(frame: Any, arrays: dict[str, np.ndarray], depth: int) -> dict:
+    return {"__frame__": {
+        "columns": _encode_labels(frame.columns, arrays, depth, "column names"),
+        "data": [_encode_labels(frame.iloc[:, i], arrays, depth, f"column {frame.columns[i]!r}")
+                 for i in range(frame.shape[1])],
+        "index": _encode_labels(frame.index, arrays, depth, "row labels"),
+        "index_name": _encode(frame.index.name, arrays, depth + 1),
+    }}
+
+
+def _decode_frame(parts: dict, arrays: dict[str, np.ndarray]) -> Any:
+    """A new ``pandas.DataFrame`` built from decoded plain parts."""
+    import pandas
+
+    columns = [_decode(column, arrays, False) for column in parts["data"]]
+    labels = _decode(parts["columns"], arrays, False)
+    index = pandas.Index(_decode(parts["index"], arrays, False), name=_decode(parts["index_name"], arrays, False))
+    if len(labels) != len(columns) or any(len(column) != len(index) for column in columns):
+        raise ProtocolError("a DataFrame's parts do not fit together")
+    frame = pandas.DataFrame(dict(enumerate(columns)), index=index)
+    frame.columns = pandas.Index(labels)
+    return frame
 
 
 def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
@@ -55,7 +105,10 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
         if not all(type(k) is str for k in value):
             raise ProtocolError("dict keys must be strings")
         return {"__dict__": {k: _encode(v, arrays, depth + 1) for k, v in value.items()}}
-    raise ProtocolError(f"cannot send an object of type {type(value).__name__}; return arrays or numbers")
+    if _is_frame(value):
+        return _encode_frame(value, arrays, depth + 1)
+    raise ProtocolError(f"cannot send an object of type {type(value).__name__}; return arrays, numbers or a "
+                        "pandas DataFrame")
 
 
 def _decode(tree: Any, arrays: dict[str, np.ndarray], tensors: bool) -> Any:
@@ -77,8 +130,17 @@ def _decode(tree: Any, arrays: dict[str, np.ndarray], tensors: bool) -> Any:
             return tuple(_decode(v, arrays, tensors) for v in tree["__tuple__"])
         if "__dict__" in tree:
             return {k: _decode(v, arrays, tensors) for k, v in tree["__dict__"].items()}
+        if "__frame__" in tree:
+            return _decode_frame(tree["__frame__"], arrays)
         raise ProtocolError(f"unknown tagged value {sorted(tree)}")
     return tree
+
+
+def unsupported(value: Any, error: ProtocolError) -> str:
+    """What a student's function is told when its result is not plain data: by the worker under the grader, and by
+    the checks in the notebook (so that both paths give the same verdict)."""
+    return (f"returned an object of type {type(value).__name__} that is not plain data ({error}); return numpy "
+            "arrays, numbers or a pandas DataFrame")
 
 
 def encode(message: dict[str, Any]) -> bytes:

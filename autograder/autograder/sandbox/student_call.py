@@ -4,14 +4,14 @@ The checks call it in the notebook (:mod:`autograder.checks._core`) and the sand
 grader (:mod:`autograder.sandbox.worker`), so a verdict cannot depend on where the function ran:
 
 * :func:`call` runs ``fn(**inputs)`` and compares every input afterwards with a copy taken before: a function
-  that changes an input array or tensor in place raises :class:`InputMutated` naming it;
+  that changes an input array, tensor or pandas DataFrame in place raises :class:`InputMutated` naming it;
 * :func:`call_with_grads` gives the inputs named in ``wrt`` fresh leaf tensors that require gradients, calls
   the function through :func:`call`, requires a tensor back (a loss; ``(loss, extra)`` is refused with
   :class:`WrongReturnType`), backpropagates the sum of its entries and returns
   ``(result detached, {name: gradient or None})``.
 
 This file is copied into the sandbox and runs there under ``python -S``: it imports only the standard library
-and numpy; torch is imported only when a value is already a tensor.
+and numpy; torch is imported only when a value is already a tensor, pandas never (a frame's own methods are used).
 """
 
 from __future__ import annotations
@@ -34,10 +34,16 @@ def is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach") and hasattr(value, "clone")
 
 
+def is_frame(value: Any) -> bool:
+    return type(value).__module__.startswith("pandas") and type(value).__name__ == "DataFrame"
+
+
 def snapshot(value: Any) -> Any:
-    """A deep copy of the arrays and tensors inside ``value`` (dicts, lists and tuples are walked)."""
+    """A deep copy of the arrays, tensors and frames inside ``value`` (dicts, lists and tuples are walked)."""
     if is_tensor(value):
         return value.detach().clone()
+    if is_frame(value):
+        return value.copy(deep=True)
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):
@@ -52,6 +58,9 @@ def _same(before: Any, after: Any) -> bool:
         if not is_tensor(after) or before.shape != after.shape or before.dtype != after.dtype:
             return False
         return bool(np.array_equal(before.cpu().numpy(), after.detach().cpu().numpy(), equal_nan=True))
+    if is_frame(before):  # same labels in the same order, same dtypes, same values (NaN equal to NaN)
+        return (is_frame(after) and before.columns.equals(after.columns) and before.index.equals(after.index)
+                and before.index.name == after.index.name and before.equals(after))
     if isinstance(before, np.ndarray):
         if not isinstance(after, np.ndarray) or before.shape != after.shape or before.dtype != after.dtype:
             return False

@@ -123,7 +123,7 @@ def end_stray_processes() -> None:
 
 
 def main() -> None:
-    from protocol import ProtocolError, read_message, write_message  # copied next to this file
+    from protocol import ProtocolError, read_message, unsupported, write_message  # copied next to this file
     from student_call import call, call_with_grads
 
     requests = os.fdopen(os.dup(0), "rb")
@@ -183,11 +183,8 @@ def main() -> None:
         try:
             write_message(replies, reply)
         except ProtocolError as error:
-            value_type = type(reply.get("value")).__name__
             write_message(replies, {"ok": False, "type": "UnsupportedValue", "output": reply["output"],
-                                    "id": reply["id"],
-                                    "error": f"returned an object of type {value_type} that is not plain data "
-                                             f"({error}); return numpy arrays or numbers"})
+                                    "id": reply["id"], "error": unsupported(reply.get("value"), error)})
 
 
 if __name__ == "__main__":
