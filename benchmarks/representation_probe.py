@@ -1,6 +1,7 @@
 """What each agent's encoder represents after the distractor sweep: linear probes of position, velocity, distractors.
 
     python benchmarks/representation_probe.py multirun/distractors --csv benchmarks/results/distractor_probe.csv
+    python benchmarks/representation_probe.py multirun/switches --match 'ours_seed*' --csv ...   # the plain task
 
 For every finished run ``<sweep>/<agent>_seed<seed>/`` it rebuilds the agent from the run's ``.hydra/config.yaml``,
 loads its last checkpoint, and probes the critic's encoder features ``φ(x)`` (the representation the critic and the
@@ -48,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=100, help="probe episodes (a third held out for testing)")
     parser.add_argument("--steps-per-episode", type=int, default=20, help="agent steps recorded per episode")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the probe episodes and their actions")
+    parser.add_argument("--match", default="*", help="only the run folders whose name matches this glob pattern")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    runs = sorted(p for p in args.sweep.iterdir() if (p / ".hydra" / "config.yaml").exists() and read_finished(p))
+    runs = sorted(run for run in args.sweep.glob(args.match)
+                  if (run / ".hydra" / "config.yaml").exists() and read_finished(run))
     if not runs:
         print(f"no finished runs in {args.sweep}", file=sys.stderr)
         return 2
@@ -68,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             step = read_finished(run)["step"] if trained else 0
             rows += [{"agent": cfg.agent.name, "seed": int(cfg.seed), "encoder": "trained" if trained else "initial",
                       "step": step, "target": name, "r2": r2} for name, r2 in scores.items()]
-        print(f"[{number}/{len(runs)}] {run.name}: " + ", ".join(f"{r['target']} {r['r2']:.2f}" for r in rows[-3:]),
-              flush=True)
+        print(f"[{number}/{len(runs)}] {run.name}, trained encoder: "
+              + ", ".join(f"{target} {r2:.2f}" for target, r2 in scores.items()), flush=True)
     table = pd.DataFrame(rows)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.csv, index=False, float_format="%.4f")
