@@ -1,76 +1,74 @@
-"""The learning check that ``precision=bf16`` must pass before it can become a default: final returns of bf16 runs
-within the 95% confidence interval of the fp32 runs, on the course task, same seeds (paired), at least 5 seeds.
+"""The learning check that ``agent.precision=bf16`` must pass before it can become a default: the IQM of the bf16
+runs' final returns within the 95% stratified bootstrap CI of the fp32 runs', on the course task, same seeds, >= 5.
 
-    python benchmarks/bf16_learning_check.py [--agent deepmdp] [--seeds 1,2,3,4,5] [--steps 5000]
+The runs are the chapter-7 switch sweep's ``ours`` configuration (fp32, the default) and the same configuration and
+seeds with ``agent.precision=bf16`` (both precisions share each seed, so they start from the same weights):
 
-Each run is ``python -m reference_impl.train agent=<agent> agent.precision=<p> seed=<k> num_train_steps=<steps>``
-(CPU default size, 1 thread); both precisions share the seed, so they start from the same initialisation. The final
-return is the mean of the last evaluation (10 episodes). Prints both means with t-based 95% CIs and the verdict;
-results in ``benchmarks/results/bf16_learning_check.json``. At the default settings this needs several hours of one
-CPU core (about 2 x 5 x 5000 updates); on a CUDA machine add ``--device cuda`` (bf16 autocast there too).
+    python benchmarks/switch_sweep.py --out multirun/switches                                   # fp32: 'ours'
+    python benchmarks/switch_sweep.py --out multirun/bf16 --configs ours -- agent.precision=bf16
+    python benchmarks/switch_sweep.py --out multirun/bf16 --export benchmarks/results/bf16_sweep
+    python benchmarks/bf16_learning_check.py --fp32 benchmarks/results/switch_sweep --bf16 benchmarks/results/bf16_sweep
+
+Prints both IQMs with their intervals, the per-seed differences and the verdict; writes
+``benchmarks/results/bf16_learning_check.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-import time
+import sys
 from pathlib import Path
 
-import numpy as np
-from hydra import compose, initialize_config_module
-from scipy import stats
+import pandas as pd
 
-from reference_impl.train import run
+from reference_impl import analysis
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bf16_learning_check.json"
 
 
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and half-width of the t-based 95% confidence interval."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), float("nan")
-    return float(values.mean()), float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+def finals(folder: Path, precision: str, config: str) -> tuple[object, int]:
+    """The final scores of ``folder``'s runs of ``config`` at ``precision``, and the environment step they share."""
+    runs = analysis.load_sweep(folder, params=["sweep_config", "agent.precision"])
+    runs = runs[(runs["sweep_config"] == config) & (runs["agent.precision"] == precision)]
+    if runs.empty:
+        raise ValueError(f"no {precision} runs of configuration {config!r} in {folder}")
+    step = int(runs.groupby("run")["env_step"].max().min())
+    return analysis.final_scores(runs, by=["agent.precision"], at_env_step=step), step
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default="deepmdp")
-    parser.add_argument("--seeds", default="1,2,3,4,5")
-    parser.add_argument("--steps", type=int, default=5000, help="agent steps per run (x2 environment steps)")
-    parser.add_argument("--init-steps", type=int, default=500)
-    parser.add_argument("--eval-freq", type=int, default=1000)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--fp32", type=Path, required=True, help="sweep folder with the fp32 runs")
+    parser.add_argument("--bf16", type=Path, required=True, help="sweep folder with the bf16 runs")
+    parser.add_argument("--config", default="ours", help="the switch-sweep configuration compared")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    returns: dict[str, list[float]] = {"fp32": [], "bf16": []}
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    with tempfile.TemporaryDirectory() as folder:
-        for seed in seeds:
-            for precision in returns:
-                overrides = [f"agent={args.agent}", f"agent.precision={precision}", f"seed={seed}",
-                             f"num_train_steps={args.steps}", f"init_steps={args.init_steps}",
-                             f"eval_freq={args.eval_freq}", "num_eval_episodes=10", "checkpoint_freq=null",
-                             f"device={args.device}", "num_threads=1", "progress_bar=false"]
-                with initialize_config_module("reference_impl.conf", version_base="1.3"):
-                    cfg = compose("config", overrides=overrides)
-                start = time.perf_counter()
-                result = run(cfg, Path(folder) / f"{precision}_seed{seed}")
-                returns[precision].append(result["eval_return"])
-                print(f"{precision} seed {seed}: final return {result['eval_return']:.1f} "
-                      f"({time.perf_counter() - start:.0f} s)", flush=True)
-    (fp32_mean, fp32_ci), (bf16_mean, bf16_ci) = mean_ci(returns["fp32"]), mean_ci(returns["bf16"])
-    within = bool(abs(bf16_mean - fp32_mean) <= fp32_ci)
-    out = {"agent": args.agent, "seeds": seeds, "steps": args.steps, "returns": returns,
-           "fp32": [fp32_mean, fp32_ci], "bf16": [bf16_mean, bf16_ci], "bf16_mean_within_fp32_ci": within,
-           "enough_seeds": len(seeds) >= 5}
-    print(f"fp32 {fp32_mean:.1f} ± {fp32_ci:.1f}, bf16 {bf16_mean:.1f} ± {bf16_ci:.1f}: bf16 mean "
-          f"{'within' if within else 'OUTSIDE'} the fp32 95% CI" + ("" if len(seeds) >= 5 else " (fewer than 5 seeds)"))
+    args = parser.parse_args(argv)
+    fp32, fp32_step = finals(args.fp32, "fp32", args.config)
+    bf16, bf16_step = finals(args.bf16, "bf16", args.config)
+    if fp32_step != bf16_step:
+        raise ValueError(f"the runs stop at different budgets: fp32 {fp32_step}, bf16 {bf16_step} environment steps")
+    table = analysis.score_table(pd.concat([fp32, bf16]), by=["agent.precision"]).set_index("agent.precision")
+    paired = pd.concat([fp32.set_index("seed")["score"].rename("fp32"), bf16.set_index("seed")["score"].rename("bf16")],
+                       axis=1, join="inner")
+    low, high = table.loc["fp32", ["ci_low", "ci_high"]]
+    within = bool(low <= table.loc["bf16", "iqm"] <= high)
+    enough = len(paired) >= 5
+    print(f"final return at {fp32_step:,} environment steps, configuration {args.config!r}")
+    print(table[["runs", "iqm", "ci_low", "ci_high", "min", "max"]].round(1).to_string())
+    print("per seed:\n" + paired.assign(difference=paired["bf16"] - paired["fp32"]).round(1).to_string())
+    print(f"bf16 IQM {'within' if within else 'OUTSIDE'} the fp32 95% CI"
+          + ("" if enough else f" (only {len(paired)} paired seeds: fewer than 5, not a check)"))
+    result = {"config": args.config, "env_step": fp32_step, "seeds": [int(s) for s in paired.index],
+              "fp32": paired["fp32"].round(4).tolist(), "bf16": paired["bf16"].round(4).tolist(),
+              "iqm": {p: round(float(table.loc[p, "iqm"]), 4) for p in ("fp32", "bf16")},
+              "ci": {p: [round(float(table.loc[p, "ci_low"]), 4), round(float(table.loc[p, "ci_high"]), 4)]
+                     for p in ("fp32", "bf16")},
+              "bf16_iqm_within_fp32_ci": within, "enough_seeds": enough}
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2) + "\n")
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if within and enough else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
