@@ -18,8 +18,9 @@ benchmarks/results/agent_update_speed.csv.
 
 Variants of the course's agent, timed in the same interleaved rounds: ``fp32`` (the default: fused Adam),
 ``fp32_unfused`` (Adam with ``foreach``, the previous default: the fused-Adam gain) and ``bf16`` (``precision=bf16``:
-bfloat16 autocast in the update; not validated for learning). ``--loss-difference`` also reports, for one update from
-the same state and random numbers, the relative difference of every loss between bf16 and fp32.
+bfloat16 autocast in the update; passed benchmarks/bf16_learning_check.py, off by default). ``--loss-difference``
+also reports, for one update from the same state and random numbers, the relative difference of every loss between
+bf16 and fp32.
 """
 
 from __future__ import annotations
