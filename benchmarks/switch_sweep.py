@@ -112,8 +112,6 @@ def predicted_run_seconds(args: argparse.Namespace) -> float:
             + evaluations * args.eval_episodes * SECONDS_PER_EVAL_EPISODE)
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the sweep folder (same folder = same sweep)")
