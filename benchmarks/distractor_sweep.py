@@ -1,4 +1,4 @@
-"""Pixel SAC vs SAC-AE vs DeepMDP on the point mass with distractors: a resumable sweep through ``submitit_local``.
+"""Pixel SAC, SAC-AE, DeepMDP and DBC on the point mass with distractors: a resumable sweep (``submitit_local``).
 
     python benchmarks/distractor_sweep.py --out multirun/distractors                # the full table (see README)
     python benchmarks/distractor_sweep.py --out DIR --seeds 1,2 --steps 2500 ...    # a pilot
@@ -33,7 +33,7 @@ FINISHED_FILE = "finished.json"  # written by reference_impl.train.write_finishe
 COMMAND_FILE = "command.txt"  # the sweep command that launched the runs, as typed (the book prints it)
 RUN_LOGS = ["train.csv", "eval.csv", ".hydra/config.yaml", ".hydra/overrides.yaml"]  # what --export copies
 # The table's protocol: equal environment steps for every agent (action repeat 2, so 2 env steps per agent step).
-DEFAULTS = {"env": "point_mass_distractors", "agents": "sac,sac_ae,deepmdp", "seeds": "1,2,3,4,5", "steps": 10000,
+DEFAULTS = {"env": "point_mass_distractors", "agents": "sac,sac_ae,deepmdp,dbc", "seeds": "1,2,3,4,5", "steps": 10000,
             "eval_freq": 1000, "eval_episodes": 10, "checkpoint_freq": 1000, "init_steps": 1000, "parallel": 2}
 
 

@@ -196,9 +196,20 @@ class Agent(sac_ae.Agent):
         predicted_reward = self.reward_decoder(self.with_task(predicted_next_latent, batch.task))
         reward_loss = (predicted_reward - batch.reward).pow(2)
         loss = self.reduce(transition_loss, batch) + self.reduce(reward_loss, batch)
+        metrics = {"transition_loss": transition_loss.mean().item(), "reward_loss": reward_loss.mean().item()}
+        extra = self.extra_encoder_loss(latent, mu, sigma, batch)
+        if extra is not None:
+            loss = loss + extra[0]
+            metrics |= extra[1]
 
         self.step_optimizers(loss, *self.encoder_optimizer_names(), "transition_model", "reward_decoder")
-        return {"transition_loss": transition_loss.mean().item(), "reward_loss": reward_loss.mean().item()}
+        return metrics
+
+    def extra_encoder_loss(self, latent: Tensor, mu: Tensor, sigma: Tensor | None,
+                           batch: Batch) -> tuple[Tensor, dict[str, float]] | None:
+        """A further loss stepped with the latent model's (``None`` here: DeepMDP has none; the DBC agent adds its
+        bisimulation loss, :mod:`reference_impl.agents.dbc`), and its metrics."""
+        return None
 
     def update_decoder(self, batch: Batch) -> dict[str, float]:
         """Reconstruct the *next* observation from the predicted next latent (eq. 6.3).
