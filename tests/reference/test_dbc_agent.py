@@ -34,8 +34,8 @@ def test_an_update_steps_the_bisimulation_loss_and_never_the_decoder():
     metrics = agent.update(batch, 0)
     assert {"bisim_loss", "transition_loss", "reward_loss", "critic_loss"} <= set(metrics)
     assert "reconstruction_loss" not in metrics and np.isfinite(metrics["bisim_loss"])
-    assert all(torch.equal(a, b) for a, b in zip(decoder, agent.decoder.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(encoder, agent.critic.encoder.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(decoder, agent.decoder.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(encoder, agent.critic.encoder.parameters(), strict=True))
 
 
 def test_the_bisimulation_loss_trains_only_the_encoder():

@@ -1,4 +1,4 @@
-"""The pixel agents of chapters 5 and 6, as a class chain: ``sac.Agent → sac_ae.Agent → deepmdp.Agent``.
+"""The pixel agents of chapters 5 and 6, as a class chain: ``sac.Agent → sac_ae.Agent → deepmdp.Agent → dbc.Agent``.
 
 :func:`make_agent` builds one from its Hydra config node (``conf/agent/*.yaml``): the node's ``builder`` holds the
 class (``_target_``) and the constructor's keyword arguments, the environment supplies the shapes, and the node's
