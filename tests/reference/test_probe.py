@@ -26,7 +26,7 @@ def test_r2_known_answers():
     assert r2_score(y, y + 1.0) == pytest.approx(1.0 - 3.0 / 2.0 * 0.5 * (1.0 + 0.25))  # SSE 3/SST 2, 3/SST 8
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), dims=st.sampled_from([3, 40, 200]))
 def test_probe_recovers_a_linear_target_and_not_noise(seed, dims):
     """Primal (d < n) and dual (d > n) forms: a linear function of the features scores ~1 on held-out episodes;
@@ -34,7 +34,8 @@ def test_probe_recovers_a_linear_target_and_not_noise(seed, dims):
     rng = np.random.default_rng(seed)
     episodes = np.repeat(np.arange(12), 10)
     state = rng.normal(size=(len(episodes), 3))  # features: a linear image of a small state, like pixels of a blob
-    features = state @ rng.normal(size=(3, dims)) + 1e-3 * rng.normal(size=(len(episodes), dims))
+    mixing = np.linalg.qr(rng.normal(size=(dims, dims)))[0][:3]  # orthonormal rows: the state stays recoverable
+    features = state @ mixing + 1e-3 * rng.normal(size=(len(episodes), dims))
     linear = state @ rng.normal(size=(3, 2)) + 3.0
     noise = rng.normal(size=(len(episodes), 2))
     assert probe_r2(features, linear, episodes) > 0.99
