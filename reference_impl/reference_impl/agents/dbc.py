@@ -25,6 +25,8 @@ from reference_impl.replay_buffer import Batch
 class Agent(deepmdp.Agent):
     """The DeepMDP agent's constructor plus ``bisim_coef``, the weight of the bisimulation loss (DBC's default 0.5)."""
 
+    trains_decoder = False  # DeepMDP's update without its reconstruction step
+
     def __init__(self, *args: Any, bisim_coef: float = 0.5, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if bisim_coef < 0:
@@ -32,17 +34,6 @@ class Agent(deepmdp.Agent):
         if self.task_dim or self.loss_reduction != "mean":
             raise ValueError("the DBC agent is single-task with loss_reduction='mean' (its loss is over pairs).")
         self.bisim_coef = bisim_coef
-
-    def update(self, batch: Batch, step: int) -> dict[str, float]:
-        """SAC step, then the latent model with the bisimulation loss; no decoder."""
-        with self.autocast():
-            metrics = self.update_critic(batch)
-            if step % self.actor_update_freq == 0:
-                metrics.update(self.update_actor_and_alpha(batch))
-            if step % self.critic_target_update_freq == 0:
-                self.soft_update_targets()
-            metrics.update(self.update_transition_reward_model(batch))
-        return metrics
 
     def extra_encoder_loss(self, latent: Tensor, mu: Tensor, sigma: Tensor | None,
                            batch: Batch) -> tuple[Tensor, dict[str, float]]:

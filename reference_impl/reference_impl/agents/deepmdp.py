@@ -62,6 +62,8 @@ def transition_loss_per_sample(predicted: Tensor, next_latent: Tensor, sigma: Te
 class Agent(sac_ae.Agent):
     """SAC-AE plus a latent transition model and a reward decoder on the shared encoder (the chapter 6 agent)."""
 
+    trains_decoder = True  # the DBC-style subclass sets False: no reconstruction step
+
     def __init__(
         self,
         env_obs_shape: Sequence[int],
@@ -161,7 +163,7 @@ class Agent(sac_ae.Agent):
             if step % self.critic_target_update_freq == 0:
                 self.soft_update_targets()
             metrics.update(self.update_transition_reward_model(batch))
-            if step % self.decoder_update_freq == 0:
+            if self.trains_decoder and step % self.decoder_update_freq == 0:
                 metrics.update(self.update_decoder(batch))
         return metrics
 
