@@ -25,7 +25,7 @@ from reference_impl.bisim import (
     sampled_deterministic_metric,
     stopping_threshold,
 )
-from reference_impl.bisim.fixed_point import metric_gap
+from reference_impl.bisim.fixed_point import _KantorovichOperator
 from reference_impl.mdp import FiniteMDP, policy_evaluation, policy_iteration, random_mdp
 
 PROPERTY = settings(max_examples=30, deadline=None, derandomize=True, database=None)
@@ -125,6 +125,21 @@ def test_accelerated_iteration_on_a_larger_dense_mdp():
         assert np.max(np.abs(fast.distance - exact)) <= tol
         assert fast.n_lp_solves < plain.n_lp_solves / 2  # only the actions that can be the maximum are solved
     assert fast.n_certified > 0  # late iterations reuse values the Lipschitz bound settles
+
+
+def test_accelerated_iteration_stops_by_the_measured_contraction():
+    """kappa = c_T max TV(P(.|s, a), P(.|t, a)) (fact 3): below c_T for dense dynamics, so fewer iterations, and the
+    result is still within tol; with a deterministic MDP (TV in {0, 1}) kappa is c_T itself."""
+    mdp = random_mdp(16, 3, 0.9, seed=3)
+    tv = 0.5 * np.abs(mdp.P[:, :, None, :] - mdp.P[:, None, :, :]).sum(axis=-1)
+    assert _KantorovichOperator(mdp.P, mdp.R, 0.1, 0.9).contraction == pytest.approx(0.9 * tv.max(), abs=1e-15)
+    assert 0.9 * tv.max() < 0.8
+    exact = kantorovich_fixed_point(mdp.P, mdp.R, 0.1, 0.9, tol=1e-13, accelerate=False).distance
+    fast = kantorovich_fixed_point(mdp.P, mdp.R, 0.1, 0.9, tol=1e-3)
+    plain = kantorovich_fixed_point(mdp.P, mdp.R, 0.1, 0.9, tol=1e-3, accelerate=False)  # stops by c_T (eq. 3.4)
+    assert fast.n_iterations < plain.n_iterations and np.max(np.abs(fast.distance - exact)) <= 1e-3
+    deterministic = random_mdp(8, 2, 0.9, seed=1, n_successors=1)
+    assert _KantorovichOperator(deterministic.P, deterministic.R, 0.1, 0.9).contraction == pytest.approx(0.9)
 
 
 def test_accelerated_iteration_memory_is_quadratic_in_the_states():
@@ -338,8 +353,3 @@ def test_invalid_inputs_raise_clear_errors():
         deterministic_pi_bisimulation_metric_from_dynamics(np.array([0, 3]), np.zeros(2), 0.9)
 
 
-def test_metric_gap_is_the_distance_to_the_shortest_path_closure():
-    d = np.array([[0.0, 1.0, 5.0], [1.0, 0.0, 1.0], [5.0, 1.0, 0.0]])  # d(0, 2) = 5 > 1 + 1
-    assert metric_gap(d) == pytest.approx(3.0)
-    points = np.random.default_rng(0).normal(size=(6, 2))
-    assert metric_gap(np.linalg.norm(points[:, None] - points[None], axis=-1)) == 0.0
