@@ -4,9 +4,9 @@ Transitions ``(x, a, r, x', not_done)`` are stored in fixed numpy arrays (a ring
 full); pixels stay ``uint8`` (4× smaller than floats) until the encoder divides by 255. ``not_done = 1 - terminated``:
 a time-limit truncation is *not* terminal, so the critic still bootstraps through it (eq. 5.2).
 A multi-task environment also gives each transition a task id (``info["task"]``); the buffer stores it and the batch
-carries it as ``Batch.task`` (``None`` for single-task data). Sampling is uniform with replacement from a seeded
-``numpy`` generator; :meth:`ReplayBuffer.save` / :meth:`ReplayBuffer.load` store the contents *and* the generator
-state, so a resumed run samples the same batches.
+carries it as ``Batch.task`` (``None`` for single-task data). Pixels are stored channels-last (:func:`pixel_storage`).
+Sampling is uniform with replacement from a seeded ``numpy`` generator; :meth:`ReplayBuffer.save` /
+:meth:`ReplayBuffer.load` store the contents *and* the generator state, so a resumed run samples the same batches.
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ class Batch(NamedTuple):
     task: Tensor | None = None  # int64 [B]: the task id of each transition (multi-task data only)
 
 
+def pixel_storage(capacity: int, obs_shape: tuple[int, ...]) -> np.ndarray:
+    """A ``uint8`` array of shape ``[capacity, C, H, W]`` laid out channels-last in memory (``[capacity, H, W, C]``).
+
+    A sampled batch (numpy keeps the layout when indexing) then reaches torch already in the ``channels_last``
+    layout the encoder's convolutions use, so the encoder's layout change is free: the transposition happens
+    once per stored frame instead of once per sampled frame and encoder call. Non-image observations are stored
+    as they are."""
+    if len(obs_shape) != 3:
+        return np.empty((capacity, *obs_shape), dtype=np.uint8)
+    channels, height, width = obs_shape
+    return np.empty((capacity, height, width, channels), dtype=np.uint8).transpose(0, 3, 1, 2)
+
+
 class ReplayBuffer:
     """Uniform replay over the last ``capacity`` transitions."""
 
@@ -52,8 +65,8 @@ class ReplayBuffer:
         self.capacity = capacity
         self.batch_size = batch_size
         self.device = torch.device(device)
-        self.obs = np.empty((capacity, *self.obs_shape), dtype=np.uint8)
-        self.next_obs = np.empty((capacity, *self.obs_shape), dtype=np.uint8)
+        self.obs = pixel_storage(capacity, self.obs_shape)
+        self.next_obs = pixel_storage(capacity, self.obs_shape)
         self.action = np.empty((capacity, *self.action_shape), dtype=np.float32)
         self.reward = np.empty((capacity, 1), dtype=np.float32)
         self.not_done = np.empty((capacity, 1), dtype=np.float32)

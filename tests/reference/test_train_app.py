@@ -80,6 +80,24 @@ def test_replay_buffer_stores_uint8_and_samples_reproducibly():
         buffer.add(np.zeros((3, 4, 4), np.uint8), np.zeros(2), 0.0, np.zeros((3, 4, 4), np.uint8), False)
 
 
+def test_replay_buffer_samples_channels_last_pixels_with_the_stored_values(tmp_path):
+    """Pixels are kept channels-last, so a batch reaches the encoder in its layout with no copy; values unchanged."""
+    buffer = ReplayBuffer((3, 4, 5), (2,), capacity=8, batch_size=8, seed=0)
+    frames = np.arange(8 * 60, dtype=np.int64).reshape(8, 3, 4, 5) % 251
+    for k, frame in enumerate(frames.astype(np.uint8)):
+        buffer.add(frame, np.zeros(2), float(k), 255 - frame, terminated=False)
+    batch = buffer.sample()
+    assert batch.obs.shape == (8, 3, 4, 5) and batch.obs.is_contiguous(memory_format=torch.channels_last)
+    stored = torch.from_numpy(frames.astype(np.uint8))[batch.reward[:, 0].long()]
+    assert torch.equal(batch.obs, stored) and torch.equal(batch.next_obs, 255 - stored)
+    buffer.save(tmp_path / "buffer.npz")
+    restored = ReplayBuffer((3, 4, 5), (2,), capacity=8, batch_size=8, seed=0)
+    restored.load(tmp_path / "buffer.npz")
+    assert np.array_equal(restored.obs, frames.astype(np.uint8))
+    flat = ReplayBuffer((6,), (2,), capacity=4, batch_size=2)  # non-image observations: stored as they are
+    assert flat.obs.shape == (4, 6) and flat.obs.flags["C_CONTIGUOUS"]
+
+
 def test_replay_buffer_is_a_ring():
     buffer = filled_buffer(n=13, capacity=10)
     assert len(buffer) == 10 and buffer.full and buffer.index == 3
