@@ -11,10 +11,12 @@ networks are averaged parameter by parameter in a Python loop, and convolutions 
 
 The course's agents (reference_impl.agents) run the shared convolutions once per actor update under ``no_grad``,
 compute targets under ``no_grad``, average targets with one fused ``_foreach_lerp_``, and run convolutions in the
-channels_last layout (oneDNN's fast path on CPU). Calls of the two implementations are interleaved so that machine
-load affects both alike; the medians of wall time and of process CPU time over the timed updates are reported,
-and the ratio of the fastest CPU times (the least disturbed by other processes on a shared machine). Results go to
-benchmarks/results/agent_update_speed.csv.
+channels_last layout (oneDNN's fast path on CPU); each implementation gets the batch in the memory layout its own
+replay buffer returns (the course's stores pixels channels-last, pytorch_sac_ae's NCHW: same values). Calls of the
+two implementations are interleaved so that machine load affects both alike, and they share this process's memory
+allocator (``keep_freed_memory``, as the training app sets it, unless ``--default-allocator``); the medians of wall
+time and of process CPU time over the timed updates are reported, and the ratio of the fastest CPU times (the least
+disturbed by other processes on a shared machine). Results go to benchmarks/results/agent_update_speed.csv.
 
 Variants of the course's agent, timed in the same interleaved rounds: ``fp32`` (the default: fused Adam),
 ``fp32_unfused`` (Adam with ``foreach``, the previous default: the fused-Adam gain) and ``bf16`` (``precision=bf16``:
@@ -38,6 +40,7 @@ from omegaconf import OmegaConf
 
 from reference_impl.agents import make_agent
 from reference_impl.agents.sac import Batch
+from reference_impl.allocator import keep_freed_memory
 
 RESULTS = Path(__file__).resolve().parent / "results" / "agent_update_speed.csv"
 SIZES = {
@@ -242,6 +245,13 @@ def random_batch(obs_shape, batch_size, action_dim, device, seed=0):
                  torch.ones(batch_size, 1, device=device))
 
 
+def in_course_layout(batch):
+    """The batch as the course's replay buffer returns it: the same pixels, channels-last in memory
+    (``reference_impl.replay_buffer.pixel_storage``); pytorch_sac_ae's buffer returns them in NCHW memory."""
+    return batch._replace(obs=batch.obs.contiguous(memory_format=torch.channels_last),
+                          next_obs=batch.next_obs.contiguous(memory_format=torch.channels_last))
+
+
 def synchronise(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -277,14 +287,15 @@ def loss_difference(agent_name, obs_shape, size, batch, device):
     return {key: abs(out["bf16"][key] - value) / max(abs(value), 1e-12) for key, value in out["fp32"].items()}
 
 
-def time_pair(agents, batch, updates, warmup, device):
-    """Interleaved updates; the median wall time and process CPU time (ms) of each over ``updates`` timed calls."""
+def time_pair(agents, batches, updates, warmup, device):
+    """Interleaved updates, each agent on ``batches[name]``; the median wall time and process CPU time (ms) of each
+    over ``updates`` timed calls."""
     times = {(name, clock): [] for name in agents for clock in ("wall", "cpu")}
     for step in range(warmup + updates):
         for name, agent in agents.items():
             synchronise(device)
             wall, cpu = time.perf_counter(), time.process_time()
-            agent.update(batch, step)
+            agent.update(batches[name], step)
             synchronise(device)
             if step >= warmup:
                 times[name, "wall"].append(1000 * (time.perf_counter() - wall))
@@ -303,7 +314,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--variants", default="fp32,fp32_unfused,bf16", help="of the course's agent (see above)")
     parser.add_argument("--loss-difference", action="store_true", help="bf16 vs fp32 losses of one update")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's malloc settings as they are (the training app keeps freed memory)")
     args = parser.parse_args()
+    allocator = "default" if args.default_allocator or not keep_freed_memory() else "keep_freed_memory"
+    print(f"allocator: {allocator} (the same for every implementation: they run in this one process)", flush=True)
     variants = args.variants.split(",")
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -315,8 +330,10 @@ def main() -> None:
         for agent_name in args.agents.split(","):
             agents = {variant: course_variant(variant, agent_name, obs_shape, size, device) for variant in variants}
             agents["baseline"] = BaselineAgent(obs_shape, 6, size, deepmdp=agent_name == "deepmdp", device=device)
-            t = time_pair(agents, batch, args.updates, args.warmup, device)
+            batches = {name: batch if name == "baseline" else in_course_layout(batch) for name in agents}
+            t = time_pair(agents, batches, args.updates, args.warmup, device)
             row = {"size": size_name, "agent": agent_name, "device": device.type, "threads": args.threads,
+                   "allocator": allocator,
                    "batch": size["batch_size"], "timed_updates": args.updates,
                    "baseline_wall_ms": round(t["baseline", "wall"], 1),
                    "baseline_cpu_ms": round(t["baseline", "cpu"], 1)}
@@ -328,7 +345,7 @@ def main() -> None:
                         f"{variant}_speedup_cpu": round(t["baseline", "cpu"] / t[variant, "cpu"], 2)}
                 line += f" | {variant} {t[variant, 'wall']:7.1f} ms x{ratio:.2f}"
             if args.loss_difference:
-                difference = loss_difference(agent_name, obs_shape, size, batch, device)
+                difference = loss_difference(agent_name, obs_shape, size, in_course_layout(batch), device)
                 row |= {f"bf16_rel_diff_{key}": f"{value:.2g}" for key, value in difference.items()}
                 line += " | bf16 loss differences " + ", ".join(f"{k} {v:.1%}" for k, v in difference.items())
             rows.append(row)

@@ -50,6 +50,7 @@ from tqdm import tqdm
 
 from reference_impl.agents import make_agent
 from reference_impl.agents.sac import Agent
+from reference_impl.allocator import keep_freed_memory
 from reference_impl.envs.multi_goal_point_mass import register_multi_goal_point_mass
 from reference_impl.envs.point_mass import register_point_mass
 from reference_impl.replay_buffer import ReplayBuffer
@@ -208,6 +209,7 @@ def run(cfg: DictConfig, output_dir: str | os.PathLike) -> dict[str, Any]:
         return finished
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    keep_freed_memory()  # no page faults for the same tensors at every update (reference_impl/allocator.py)
     device = resolve_device(cfg.device)
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
