@@ -3,7 +3,8 @@
 Runs the real loop (:func:`reference_impl.train.run`) on the CPU default with timers wrapped around each part, and
 reports each part's share of the wall time and the environment steps per second (overall and while updating).
 1 torch thread. Run: ``python benchmarks/train_loop_profile.py [--agent deepmdp] [--steps 700] [--init-steps 200]``;
-results in ``benchmarks/results/train_loop_profile.json``.
+results in ``benchmarks/results/train_loop_profile.json``. ``--default-allocator --output FILE`` measures the loop
+without the app's ``keep_freed_memory`` (``reference_impl/allocator.py``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=700)
     parser.add_argument("--init-steps", type=int, default=200)
     parser.add_argument("--overrides", nargs="*", default=[])
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="skip the app's keep_freed_memory (glibc's malloc settings as they are), to measure it")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.default_allocator:
+        train.keep_freed_memory = lambda: False
     overrides = [f"agent={args.agent}", f"num_train_steps={args.steps}", f"init_steps={args.init_steps}",
                  "eval_freq=250", "checkpoint_freq=250", "num_threads=1", "device=cpu", "progress_bar=false",
                  *args.overrides]
@@ -84,7 +90,8 @@ def main() -> None:
     update_phase = seconds["update"] + seconds["act"] + seconds["buffer_sample"] + (
         seconds["env_step"] + seconds["buffer_add"]) * updates / max(calls["env_step"], 1)
     out = {
-        "overrides": overrides, "total_seconds": total, "seconds": dict(seconds), "calls": dict(calls),
+        "overrides": overrides, "allocator": "default" if args.default_allocator else "keep_freed_memory",
+        "total_seconds": total, "seconds": dict(seconds), "calls": dict(calls),
         "share": {name: value / total for name, value in seconds.items()} | {
             "other": 1 - sum(seconds.values()) / total},
         "env_steps_per_s_overall": args.steps * repeat / total,
@@ -92,8 +99,8 @@ def main() -> None:
         "update_ms_median_proxy": 1e3 * seconds["update"] / max(updates, 1),
     }
     print(json.dumps(out, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
