@@ -314,6 +314,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--variants", default="fp32,fp32_unfused,bf16", help="of the course's agent (see above)")
     parser.add_argument("--loss-difference", action="store_true", help="bf16 vs fp32 losses of one update")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--default-allocator", action="store_true",
                         help="leave glibc's malloc settings as they are (the training app keeps freed memory)")
     args = parser.parse_args()
@@ -352,9 +353,9 @@ def main() -> None:
             print(line, flush=True)
     import pandas as pd
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(RESULTS, index=False)
-    print(f"wrote {RESULTS}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(args.output, index=False)
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":
