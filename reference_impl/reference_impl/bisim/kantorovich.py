@@ -15,14 +15,15 @@ and SciPy's HiGHS LP (``solver="linprog"``). Measured with ``python benchmarks/b
 Dirichlet distributions with full support, Euclidean cost; CPU time per call, one thread):
 
     n    network simplex (direct)   ot.emd2 (with its Python checks)   scipy linprog (HiGHS)
-    8             17 us                      220 us                          4.1 ms
-    16            32 us                      258 us                          7.2 ms
-    32           144 us                      527 us                         15.6 ms
-    64           518 us                      924 us                         47.3 ms
+    8             10 us                       83 us                          1.5 ms
+    16            19 us                       94 us                          2.1 ms
+    32            56 us                      132 us                          5.6 ms
+    64           206 us                      294 us                         21.7 ms
 
-All three agree to 1e-15. The network simplex is 90-250x faster than ``linprog``, so it is the default; we call
-POT's compiled solver directly after our own validation, which removes ``ot.emd2``'s per-call overhead (about
-0.2 ms, dominant for the small problems of the metric iterations). ``linprog`` is kept as an independent check.
+(idle machine, 7 Dec 2026). All three agree to 1e-15. The network simplex is 100-150x faster than ``linprog``, so it
+is the default; we call POT's compiled solver directly after our own validation, which removes ``ot.emd2``'s per-call
+overhead (about 0.08 ms, dominant for the small problems of the metric iterations). ``linprog`` is kept as an
+independent check.
 """
 
 from __future__ import annotations
